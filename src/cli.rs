@@ -1,0 +1,64 @@
+//! Command-line definitions (clap derive) only; `main.rs` dispatches.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::output::progress::ProgressMode;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "qnet-exp",
+    version,
+    about = "Sweeps of quantized training: FP, R, SR and BC on convex problems, with CSV logs of the error floors"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    /// Print only errors (no progress, no tables).
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// More diagnostics on stderr (-v debug, -vv trace).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run every sweep in these config files (finished runs in the output folder are skipped).
+    Run(RunArgs),
+    /// Print the expanded runs of these configs and their count; run nothing.
+    Plan(SweepArgs),
+    /// Rebuild runs.csv and summary.csv of a sweep folder from its finished runs.
+    Summarize {
+        /// A sweep folder, e.g. results/quickstart
+        dir: PathBuf,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct SweepArgs {
+    /// Config files (TOML). `run` without any uses the built-in quickstart sweep.
+    pub configs: Vec<PathBuf>,
+    /// Override a config key, e.g. --set optim.lr=0.01 or --set 'quant.delta=[0.1,0.05]' (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// Seeds per configuration (same as --set run.seeds=N).
+    #[arg(long, value_name = "N")]
+    pub seeds: Option<u64>,
+}
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub sweep: SweepArgs,
+    /// Output folder; each sweep writes to OUT/<name>/.
+    #[arg(long, default_value = "results")]
+    pub out: PathBuf,
+    /// Runs in parallel (default: all cores).
+    #[arg(long, short = 'j', value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: Option<u16>,
+    /// Progress display on stderr.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub progress: ProgressMode,
+}

@@ -1,0 +1,220 @@
+//! Every config key: its type, range, default, whether it can be a sweep axis, and when
+//! it applies. The README's key table is written from this list.
+
+#[derive(Clone, Copy, Debug)]
+pub enum Ty {
+    Int {
+        min: i64,
+        max: i64,
+    },
+    /// `min_open`: the minimum itself is excluded.
+    Float {
+        min: f64,
+        min_open: bool,
+        max: f64,
+    },
+    Choice(&'static [&'static str]),
+    Bool,
+    Text,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub enum Default {
+    /// Required where it applies.
+    None,
+    Int(i64),
+    Float(f64),
+    Str(&'static str),
+    Bool(bool),
+    /// Depends on other keys; the resolver supplies it (documented in `applies`).
+    Computed,
+}
+
+#[derive(Debug)]
+pub struct KeySpec {
+    pub path: &'static str,
+    /// Column name in runs.csv / summary.csv.
+    pub column: &'static str,
+    pub ty: Ty,
+    pub default: Default,
+    /// May be given as an array (a sweep axis).
+    pub axis: bool,
+    /// When the key is used, for "is set but does not apply" messages.
+    pub applies: &'static str,
+    pub doc: &'static str,
+}
+
+const POS: f64 = 0.0;
+const INF: f64 = f64::INFINITY;
+
+macro_rules! key {
+    ($path:expr, $col:expr, $ty:expr, $def:expr, $axis:expr, $applies:expr, $doc:expr) => {
+        KeySpec {
+            path: $path,
+            column: $col,
+            ty: $ty,
+            default: $def,
+            axis: $axis,
+            applies: $applies,
+            doc: $doc,
+        }
+    };
+}
+
+pub const PROBLEM_KINDS: &[&str] = &["least_squares", "logistic"];
+pub const METHODS: &[&str] = &["fp", "r", "sr", "bc"];
+pub const GRIDS: &[&str] = &["fixed", "binary", "ternary", "bits"];
+pub const ROUNDINGS: &[&str] = &["nearest", "stochastic"];
+pub const OPTIMS: &[&str] = &["sgd", "momentum", "adam"];
+pub const SCHEDULES: &[&str] = &["const", "inv_t", "inv_sqrt_t", "step", "exp"];
+pub const SAMPLINGS: &[&str] = &["replacement", "shuffle"];
+pub const INITS: &[&str] = &["zero", "normal"];
+
+#[rustfmt::skip]
+pub const KEYS: &[KeySpec] = &[
+    key!("name", "sweep", Ty::Text, Default::None, false, "always",
+         "sweep name; results go to <out>/<name>/"),
+    key!("problem.kind", "problem", Ty::Choice(PROBLEM_KINDS), Default::Str("least_squares"), true, "always",
+         "least_squares | logistic"),
+    key!("problem.dim", "dim", Ty::Int { min: 1, max: 100_000 }, Default::Int(20), true, "always",
+         "number of weights d"),
+    key!("problem.samples", "samples", Ty::Int { min: 1, max: 10_000_000 }, Default::Int(1000), true, "always",
+         "number of training samples m"),
+    key!("problem.noise", "noise", Ty::Float { min: 0.0, min_open: false, max: INF }, Default::Float(0.1), true, "always",
+         "least_squares: std of the label noise; logistic: label-flip probability (<= 0.5)"),
+    key!("problem.cond", "cond", Ty::Float { min: 1.0, min_open: false, max: INF }, Default::Float(10.0), true, "always",
+         "condition number of E[X^T X / m] (column scales from 1 down to 1/sqrt(cond))"),
+    key!("problem.lambda", "lambda", Ty::Float { min: 0.0, min_open: false, max: INF }, Default::Computed, true, "always",
+         "L2 regularisation; default 0 for least_squares, 0.001 for logistic (must be > 0 there)"),
+    key!("problem.radius", "radius", Ty::Float { min: POS, min_open: true, max: INF }, Default::None, true, "always (optional)",
+         "box domain [-radius, radius]^d; iterates are projected onto it (unset: no box)"),
+    key!("problem.init", "init", Ty::Choice(INITS), Default::Str("zero"), true, "always",
+         "initial weights: zero | normal (N(0, init_std^2))"),
+    key!("problem.init_std", "init_std", Ty::Float { min: POS, min_open: true, max: INF }, Default::Float(1.0), true, "problem.init = \"normal\"",
+         "standard deviation of the normal initialisation"),
+    key!("quant.method", "method", Ty::Choice(METHODS), Default::None, true, "always",
+         "fp | r | sr | bc"),
+    key!("quant.grid", "grid", Ty::Choice(GRIDS), Default::Str("fixed"), true, "quant.method != \"fp\"",
+         "fixed (explicit delta) | binary {-s,+s} | ternary {-s,0,+s} | bits (2^bits levels over [-range, range])"),
+    key!("quant.delta", "delta", Ty::Float { min: POS, min_open: true, max: INF }, Default::None, true, "quant.grid = \"fixed\"",
+         "grid resolution Delta"),
+    key!("quant.range", "range", Ty::Float { min: POS, min_open: true, max: INF }, Default::None, true, "quant.grid = \"fixed\" (optional) or \"bits\" (required)",
+         "saturate at +-range"),
+    key!("quant.bits", "bits", Ty::Int { min: 1, max: 16 }, Default::None, true, "quant.grid = \"bits\"",
+         "number of bits k (2^k levels)"),
+    key!("quant.scale", "scale", Ty::Float { min: POS, min_open: true, max: INF }, Default::Float(1.0), true, "quant.grid = \"binary\" or \"ternary\"",
+         "the value s of the binary/ternary grid"),
+    key!("quant.rounding", "rounding", Ty::Choice(ROUNDINGS), Default::Str("nearest"), true, "quant.method = \"bc\"",
+         "how BC deploys its latent weights: nearest | stochastic"),
+    key!("quant.clip", "clip", Ty::Bool, Default::Bool(false), true, "quant.method = \"bc\"",
+         "clip BC's latent weights to the grid's range (needs a bounded grid)"),
+    key!("optim.kind", "optim", Ty::Choice(OPTIMS), Default::Str("sgd"), true, "always",
+         "sgd | momentum | adam"),
+    key!("optim.lr", "lr", Ty::Float { min: POS, min_open: true, max: INF }, Default::None, true, "always",
+         "initial step size alpha_0"),
+    key!("optim.schedule", "schedule", Ty::Choice(SCHEDULES), Default::Str("const"), true, "always",
+         "const | inv_t: a0/(1+t/tau) | inv_sqrt_t: a0/sqrt(1+t/tau) | step: a0*gamma^floor(t/every) | exp: a0*gamma^(t/every)"),
+    key!("optim.tau", "tau", Ty::Float { min: POS, min_open: true, max: INF }, Default::Float(1.0), true, "optim.schedule = \"inv_t\" or \"inv_sqrt_t\"",
+         "time scale of the inverse schedules"),
+    key!("optim.every", "every", Ty::Int { min: 1, max: i64::MAX }, Default::Int(1000), true, "optim.schedule = \"step\" or \"exp\"",
+         "steps per decay by gamma"),
+    key!("optim.gamma", "gamma", Ty::Float { min: POS, min_open: true, max: 1.0 }, Default::Float(0.5), true, "optim.schedule = \"step\" or \"exp\"",
+         "decay factor"),
+    key!("optim.momentum", "momentum", Ty::Float { min: 0.0, min_open: false, max: 0.999_999 }, Default::Float(0.9), true, "optim.kind = \"momentum\"",
+         "heavy-ball coefficient beta (v <- beta v + g)"),
+    key!("optim.beta1", "beta1", Ty::Float { min: 0.0, min_open: false, max: 0.999_999 }, Default::Float(0.9), true, "optim.kind = \"adam\"",
+         "Adam first-moment decay"),
+    key!("optim.beta2", "beta2", Ty::Float { min: 0.0, min_open: false, max: 0.999_999_999 }, Default::Float(0.999), true, "optim.kind = \"adam\"",
+         "Adam second-moment decay"),
+    key!("optim.eps", "eps", Ty::Float { min: POS, min_open: true, max: INF }, Default::Float(1e-8), true, "optim.kind = \"adam\"",
+         "Adam epsilon"),
+    key!("optim.batch", "batch", Ty::Int { min: 1, max: 10_000_000 }, Default::Int(10), true, "always",
+         "minibatch size (at most problem.samples)"),
+    key!("optim.sampling", "sampling", Ty::Choice(SAMPLINGS), Default::Str("replacement"), true, "always",
+         "replacement: i.i.d. batches | shuffle: a new permutation each epoch"),
+    key!("run.steps", "steps", Ty::Int { min: 1, max: 1_000_000_000 }, Default::Int(1000), true, "always",
+         "optimizer steps per run"),
+    key!("run.seeds", "seeds", Ty::Int { min: 1, max: 100_000 }, Default::Int(1), false, "always",
+         "seeds per configuration (seed indices 0..seeds-1 are a sweep axis)"),
+    key!("run.seed", "master_seed", Ty::Int { min: 0, max: i64::MAX }, Default::Int(0), false, "always",
+         "the sweep's master seed; every stream derives from it and the run's parameters"),
+    key!("run.seed_index", "seed_index", Ty::Int { min: 0, max: 99_999 }, Default::None, false, "always (optional)",
+         "run only this seed index instead of 0..seeds-1 (a run's own config.toml sets it)"),
+    key!("run.log_every", "log_every", Ty::Int { min: 1, max: i64::MAX }, Default::Int(100), false, "always",
+         "steps between metrics rows (the last step is always logged)"),
+    key!("run.tail", "tail", Ty::Float { min: POS, min_open: true, max: 1.0 }, Default::Float(0.1), false, "always",
+         "fraction of the logged points (the last ones) averaged into the tail floor"),
+];
+
+pub fn key(path: &str) -> Option<&'static KeySpec> {
+    KEYS.iter().find(|k| k.path == path)
+}
+
+pub fn sections() -> Vec<&'static str> {
+    let mut s: Vec<&str> = KEYS
+        .iter()
+        .filter_map(|k| k.path.split_once('.').map(|(a, _)| a))
+        .collect();
+    s.dedup();
+    s
+}
+
+/// The nearest valid key to a misspelt one: same leaf in another section, else the
+/// smallest edit distance (at most a third of the length, minimum 2).
+pub fn suggest(path: &str) -> Option<&'static str> {
+    let leaf = path.rsplit('.').next().unwrap_or(path);
+    if let Some(k) = KEYS
+        .iter()
+        .find(|k| k.path.rsplit('.').next() == Some(leaf) && k.path != path)
+    {
+        return Some(k.path);
+    }
+    let mut candidates: Vec<&'static str> = KEYS.iter().map(|k| k.path).collect();
+    candidates.extend(sections());
+    let limit = (path.len() / 3).max(2);
+    candidates
+        .into_iter()
+        .map(|c| (edit_distance(path, c), c))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + (ca != cb) as usize)
+                .min(prev[j + 1] + 1)
+                .min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggestions() {
+        assert_eq!(suggest("problem.dmi"), Some("problem.dim"));
+        assert_eq!(suggest("problem.lr"), Some("optim.lr"));
+        assert_eq!(suggest("problme"), Some("problem"));
+        assert_eq!(suggest("quant.methd"), Some("quant.method"));
+        assert_eq!(suggest("zzzzzzzz"), None);
+    }
+
+    #[test]
+    fn columns_and_paths_are_unique() {
+        for (i, a) in KEYS.iter().enumerate() {
+            for b in &KEYS[i + 1..] {
+                assert_ne!(a.path, b.path);
+                assert_ne!(a.column, b.column);
+            }
+        }
+    }
+}

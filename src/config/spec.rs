@@ -1,0 +1,431 @@
+//! One run, fully resolved: the typed settings, the parameters it actually uses (for
+//! ids, CSV columns and its own config.toml), and its seeds.
+
+use std::cell::RefCell;
+use std::collections::BTreeSet;
+
+use super::parse::Val;
+use super::schema::{self, Default, KeySpec};
+use crate::data::synthetic::{SyntheticSpec, Target};
+use crate::method::{Method, Rounding};
+use crate::optim::{OptimKind, Schedule};
+use crate::problems::Loss;
+use crate::quant::{Grid, GridKind};
+use crate::rng::{derive, hash_str};
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Init {
+    Zero,
+    Normal { std: f64 },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sampling {
+    Replacement,
+    Shuffle,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProblemSpec {
+    pub loss: Loss,
+    pub data: SyntheticSpec,
+    pub lambda: f64,
+    pub radius: Option<f64>,
+    pub init: Init,
+}
+
+#[derive(Clone, Debug)]
+pub struct RunSpec {
+    /// `<method>-<12 hex digits>`, a hash of every used parameter.
+    pub id: String,
+    pub sweep: String,
+    /// (key path, canonical value) of every key this run uses, in schema order,
+    /// followed by ("seed", index).
+    pub params: Vec<(&'static str, Val)>,
+    pub seed_index: u64,
+    pub problem: ProblemSpec,
+    pub method: Method,
+    pub grid: Option<Grid>,
+    pub optim: OptimKind,
+    pub lr: f64,
+    pub schedule: Schedule,
+    pub batch: usize,
+    pub sampling: Sampling,
+    pub steps: u64,
+    pub log_every: u64,
+    pub tail: f64,
+    pub seeds: Seeds,
+    /// Identifies the problem instance (data set and optimum): runs that share it share
+    /// one build.
+    pub problem_key: String,
+}
+
+/// Independent streams, each a pure function of the master seed and the parameters that
+/// should drive it: every method of a sweep sees the same data, initial point and
+/// minibatch order for a given seed index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Seeds {
+    pub data: u64,
+    pub init: u64,
+    pub batches: u64,
+    pub rounding: u64,
+}
+
+impl RunSpec {
+    pub fn param(&self, path: &str) -> Option<&Val> {
+        self.params.iter().find(|(p, _)| *p == path).map(|(_, v)| v)
+    }
+
+    /// The run's own config file: loading it gives back exactly this run.
+    pub fn to_toml(&self) -> String {
+        let mut root = toml::Table::new();
+        root.insert("name".into(), toml::Value::String(self.sweep.clone()));
+        for (path, v) in &self.params {
+            if *path == "seed" {
+                continue;
+            }
+            let (sec, leaf) = path.split_once('.').expect("sectioned key");
+            let t = root
+                .entry(sec)
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            t.as_table_mut().unwrap().insert(leaf.into(), v.to_toml());
+        }
+        // A single-seed sweep whose only seed index is this run's.
+        let run = root
+            .entry("run")
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        run.as_table_mut().unwrap().insert(
+            "seed_index".into(),
+            toml::Value::Integer(self.seed_index as i64),
+        );
+        toml::to_string(&root).expect("plain values serialize")
+    }
+}
+
+fn canon<'a>(it: impl Iterator<Item = &'a (&'static str, Val)>) -> String {
+    it.map(|(p, v)| format!("{p}={}", v.canon()))
+        .collect::<Vec<_>>()
+        .join(";")
+}
+
+/// One point of the Cartesian product, with the keys the resolver reads recorded.
+pub struct Point<'a> {
+    values: Vec<(&'static KeySpec, &'a Val)>,
+    used: RefCell<BTreeSet<&'static str>>,
+    errors: RefCell<Vec<String>>,
+}
+
+impl<'a> Point<'a> {
+    pub fn new(values: Vec<(&'static KeySpec, &'a Val)>) -> Self {
+        Point {
+            values,
+            used: RefCell::new(BTreeSet::new()),
+            errors: RefCell::new(Vec::new()),
+        }
+    }
+
+    pub fn used(&self) -> BTreeSet<&'static str> {
+        self.used.borrow().clone()
+    }
+
+    fn err(&self, msg: String) {
+        self.errors.borrow_mut().push(msg);
+    }
+
+    /// The value (given or default) of a key, marking it used. `None` when the key has
+    /// no default and was not given.
+    fn get(&self, path: &'static str) -> Option<Val> {
+        self.used.borrow_mut().insert(path);
+        if let Some((_, v)) = self.values.iter().find(|(k, _)| k.path == path) {
+            return Some((*v).clone());
+        }
+        let spec = schema::key(path).expect("known key");
+        match spec.default {
+            Default::Int(i) => Some(Val::Int(i)),
+            Default::Float(x) => Some(Val::Float(x)),
+            Default::Str(s) => Some(Val::Str(s.into())),
+            Default::Bool(b) => Some(Val::Bool(b)),
+            Default::None | Default::Computed => None,
+        }
+    }
+
+    fn required(&self, path: &'static str, when: &str) -> Option<Val> {
+        let v = self.get(path);
+        if v.is_none() {
+            self.err(format!("{path}: missing (required {when})"));
+        }
+        v
+    }
+
+    fn f64(&self, path: &'static str) -> f64 {
+        as_f64(&self.required(path, "").unwrap_or(Val::Float(f64::NAN)))
+    }
+
+    fn f64_when(&self, path: &'static str, when: &str) -> f64 {
+        as_f64(&self.required(path, when).unwrap_or(Val::Float(f64::NAN)))
+    }
+
+    fn int(&self, path: &'static str) -> i64 {
+        match self.required(path, "") {
+            Some(Val::Int(i)) => i,
+            _ => 0,
+        }
+    }
+
+    fn str(&self, path: &'static str) -> String {
+        match self.required(path, "") {
+            Some(Val::Str(s)) => s,
+            _ => String::new(),
+        }
+    }
+
+    fn bool(&self, path: &'static str) -> bool {
+        matches!(self.get(path), Some(Val::Bool(true)))
+    }
+
+    /// Record a computed default so it shows in the run's params.
+    fn computed(&self, path: &'static str, default: Val) -> Val {
+        self.get(path).unwrap_or(default)
+    }
+}
+
+fn as_f64(v: &Val) -> f64 {
+    match v {
+        Val::Int(i) => *i as f64,
+        Val::Float(x) => *x,
+        _ => f64::NAN,
+    }
+}
+
+/// Resolve a point into a run. Errors are one line each, without the file prefix.
+pub fn resolve(sweep: &str, p: &Point, seed_index: u64) -> Result<RunSpec, Vec<String>> {
+    let kind = p.str("problem.kind");
+    let loss = if kind == "logistic" {
+        Loss::Logistic
+    } else {
+        Loss::Squared
+    };
+    let dim = p.int("problem.dim") as usize;
+    let samples = p.int("problem.samples") as usize;
+    let noise = p.f64("problem.noise");
+    let cond = p.f64("problem.cond");
+    let lambda = as_f64(&p.computed(
+        "problem.lambda",
+        Val::Float(if loss == Loss::Logistic { 1e-3 } else { 0.0 }),
+    ));
+    if loss == Loss::Logistic && noise > 0.5 {
+        p.err(format!(
+            "problem.noise = {noise}: for logistic it is a label-flip probability, allowed 0..=0.5"
+        ));
+    }
+    if loss == Loss::Logistic && lambda <= 0.0 {
+        p.err("problem.lambda = 0: logistic regression needs lambda > 0 (strong convexity)".into());
+    }
+    if loss == Loss::Squared && lambda == 0.0 && samples < dim {
+        p.err(format!("problem.samples = {samples} < problem.dim = {dim} with lambda = 0: the minimiser is not unique (set lambda > 0)"));
+    }
+    if (dim as u64) * (samples as u64) > 1 << 28 {
+        p.err(format!(
+            "problem.dim x problem.samples = {}: too large (limit 2^28 values, 2 GiB)",
+            dim as u64 * samples as u64
+        ));
+    }
+    let radius = p.get("problem.radius").map(|v| as_f64(&v));
+    let init = match p.str("problem.init").as_str() {
+        "normal" => Init::Normal {
+            std: p.f64("problem.init_std"),
+        },
+        _ => Init::Zero,
+    };
+    let target = if loss == Loss::Logistic {
+        Target::Classification
+    } else {
+        Target::Regression
+    };
+    let problem = ProblemSpec {
+        loss,
+        data: SyntheticSpec {
+            dim,
+            samples,
+            noise,
+            cond,
+            target,
+        },
+        lambda,
+        radius,
+        init,
+    };
+
+    let method_name = p.str("quant.method");
+    let mut grid = None;
+    let method = match method_name.as_str() {
+        "fp" => Method::Fp,
+        m => {
+            let g = match p.str("quant.grid").as_str() {
+                "binary" => GridKind::Binary {
+                    scale: p.f64("quant.scale"),
+                },
+                "ternary" => GridKind::Ternary {
+                    scale: p.f64("quant.scale"),
+                },
+                "bits" => GridKind::Bits {
+                    bits: p.int("quant.bits").clamp(1, 16) as u32,
+                    range: p.f64_when("quant.range", "when quant.grid = \"bits\""),
+                },
+                _ => GridKind::Fixed {
+                    delta: p.f64_when("quant.delta", "when quant.grid = \"fixed\""),
+                    range: p.get("quant.range").map(|v| as_f64(&v)),
+                },
+            };
+            match Grid::new(g) {
+                Ok(g) => grid = Some(g),
+                Err(e) if p.errors.borrow().is_empty() => p.err(format!("quant: {e}")),
+                Err(_) => {}
+            }
+            match m {
+                "r" => Method::R,
+                "sr" => Method::Sr,
+                _ => {
+                    let rounding = if p.str("quant.rounding") == "stochastic" {
+                        Rounding::Stochastic
+                    } else {
+                        Rounding::Nearest
+                    };
+                    let clip = p.bool("quant.clip");
+                    if clip && grid.is_some_and(|g| !g.is_bounded()) {
+                        p.err("quant.clip = true: the grid is unbounded (set quant.range or use a binary/ternary/bits grid)".into());
+                    }
+                    Method::Bc { rounding, clip }
+                }
+            }
+        }
+    };
+
+    let optim = match p.str("optim.kind").as_str() {
+        "momentum" => OptimKind::Momentum {
+            beta: p.f64("optim.momentum"),
+        },
+        "adam" => OptimKind::Adam {
+            beta1: p.f64("optim.beta1"),
+            beta2: p.f64("optim.beta2"),
+            eps: p.f64("optim.eps"),
+        },
+        _ => OptimKind::Sgd,
+    };
+    let lr = p.f64("optim.lr");
+    let schedule = match p.str("optim.schedule").as_str() {
+        "inv_t" => Schedule::InvT {
+            tau: p.f64("optim.tau"),
+        },
+        "inv_sqrt_t" => Schedule::InvSqrtT {
+            tau: p.f64("optim.tau"),
+        },
+        "step" => Schedule::Step {
+            every: p.int("optim.every") as u64,
+            gamma: p.f64("optim.gamma"),
+        },
+        "exp" => Schedule::Exp {
+            every: p.int("optim.every") as u64,
+            gamma: p.f64("optim.gamma"),
+        },
+        _ => Schedule::Const,
+    };
+    let batch = p.int("optim.batch") as usize;
+    if batch > samples {
+        p.err(format!(
+            "optim.batch = {batch}: larger than problem.samples = {samples}"
+        ));
+    }
+    let sampling = if p.str("optim.sampling") == "shuffle" {
+        Sampling::Shuffle
+    } else {
+        Sampling::Replacement
+    };
+    let steps = p.int("run.steps") as u64;
+    let log_every = p.int("run.log_every") as u64;
+    let tail = p.f64("run.tail");
+    let master = p.int("run.seed") as u64;
+
+    let errors = p.errors.borrow().clone();
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+
+    let used = p.used();
+    let mut params: Vec<(&'static str, Val)> = schema::KEYS
+        .iter()
+        .filter(|k| used.contains(k.path))
+        .filter_map(|k| p.get_silent(k.path).map(|v| (k.path, v)))
+        .collect();
+    params.push(("seed", Val::Int(seed_index as i64)));
+    let full = canon(params.iter());
+    let id = format!("{}-{:012x}", method.name(), hash_str(&full) >> 16);
+    let problem_part = canon(
+        params
+            .iter()
+            .filter(|(k, _)| k.starts_with("problem.") || *k == "seed"),
+    );
+    let data_part = canon(params.iter().filter(|(k, _)| {
+        matches!(
+            *k,
+            "problem.kind"
+                | "problem.dim"
+                | "problem.samples"
+                | "problem.noise"
+                | "problem.cond"
+                | "seed"
+        )
+    }));
+    let batch_part = format!("{problem_part};batch={batch};sampling={sampling:?}");
+    let seeds = Seeds {
+        data: derive(master, &format!("data|{data_part}")),
+        init: derive(master, &format!("init|{problem_part}")),
+        batches: derive(master, &format!("batches|{batch_part}")),
+        rounding: derive(master, &format!("rounding|{full}")),
+    };
+    let problem_key = format!(
+        "{:016x}|{data_part}|lambda={}",
+        seeds.data,
+        crate::output::fmt_f64(lambda)
+    );
+    Ok(RunSpec {
+        problem_key,
+        id,
+        sweep: sweep.to_string(),
+        params,
+        seed_index,
+        problem,
+        method,
+        grid,
+        optim,
+        lr,
+        schedule,
+        batch,
+        sampling,
+        steps,
+        log_every,
+        tail,
+        seeds,
+    })
+}
+
+impl Point<'_> {
+    /// Like `get` but without marking (for reading back values already used), and with
+    /// computed defaults filled in.
+    fn get_silent(&self, path: &'static str) -> Option<Val> {
+        if let Some((_, v)) = self.values.iter().find(|(k, _)| k.path == path) {
+            return Some((*v).clone());
+        }
+        match schema::key(path)?.default {
+            Default::Int(i) => Some(Val::Int(i)),
+            Default::Float(x) => Some(Val::Float(x)),
+            Default::Str(s) => Some(Val::Str(s.into())),
+            Default::Bool(b) => Some(Val::Bool(b)),
+            Default::Computed if path == "problem.lambda" => {
+                let logistic = self.get_silent("problem.kind") == Some(Val::Str("logistic".into()));
+                Some(Val::Float(if logistic { 1e-3 } else { 0.0 }))
+            }
+            _ => None,
+        }
+    }
+}

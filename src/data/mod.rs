@@ -1,0 +1,3 @@
+//! Data sources. Synthetic regression/classification sets for the convex problems.
+
+pub mod synthetic;

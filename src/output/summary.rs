@@ -1,0 +1,357 @@
+//! Run folders -> runs.csv and summary.csv. Both are always rebuilt from what is on disk,
+//! so `qnet-exp summarize DIR` reproduces them byte for byte, and a folder that several
+//! invocations filled is summarized as one.
+
+use std::cmp::Ordering;
+use std::path::{Path, PathBuf};
+
+use super::stats::{summarize, Summary};
+use super::{fmt_f64, fmt_opt, write_atomic};
+use crate::config::schema::KEYS;
+use crate::config::{RunSpec, Val};
+
+pub const STATUS_FILE: &str = "status.toml";
+pub const METRICS_FILE: &str = "metrics.csv";
+pub const CONFIG_FILE: &str = "config.toml";
+
+/// The keys that become parameter columns (everything but the structural ones).
+pub fn param_keys() -> impl Iterator<Item = &'static crate::config::schema::KeySpec> {
+    KEYS.iter()
+        .filter(|k| !matches!(k.path, "name" | "run.seeds" | "run.seed_index"))
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunStatus {
+    pub finished: bool,
+    pub reason: String,
+    pub wall_s: f64,
+    pub last_change_step: u64,
+}
+
+impl RunStatus {
+    pub fn to_toml(&self) -> String {
+        let mut t = toml::Table::new();
+        t.insert(
+            "status".into(),
+            toml::Value::String(if self.finished { "finished" } else { "failed" }.into()),
+        );
+        t.insert("reason".into(), toml::Value::String(self.reason.clone()));
+        t.insert("wall_s".into(), toml::Value::Float(self.wall_s));
+        t.insert(
+            "last_change_step".into(),
+            toml::Value::Integer(self.last_change_step as i64),
+        );
+        toml::to_string(&t).expect("plain values")
+    }
+
+    pub fn read(run_dir: &Path) -> Option<RunStatus> {
+        let text = std::fs::read_to_string(run_dir.join(STATUS_FILE)).ok()?;
+        let t: toml::Table = text.parse().ok()?;
+        Some(RunStatus {
+            finished: t.get("status")?.as_str()? == "finished",
+            reason: t.get("reason")?.as_str()?.to_string(),
+            wall_s: t.get("wall_s")?.as_float()?,
+            last_change_step: t.get("last_change_step")?.as_integer()? as u64,
+        })
+    }
+}
+
+/// The columns of metrics.csv that the summary needs.
+#[derive(Clone, Debug)]
+pub struct Point {
+    pub step: u64,
+    pub gap: f64,
+    pub gap_latent: Option<f64>,
+    pub gap_avg: f64,
+    pub gap_avg_latent: Option<f64>,
+}
+
+pub struct RunRecord {
+    pub spec: RunSpec,
+    pub status: RunStatus,
+    pub points: Vec<Point>,
+}
+
+impl RunRecord {
+    /// Mean over the last `tail` fraction of the logged points after step 0.
+    fn tail_mean(&self, f: impl Fn(&Point) -> Option<f64>) -> Option<f64> {
+        let pts: Vec<&Point> = self.points.iter().filter(|p| p.step > 0).collect();
+        if pts.is_empty() {
+            return None;
+        }
+        let k = ((self.spec.tail * pts.len() as f64).ceil() as usize).clamp(1, pts.len());
+        let vals: Option<Vec<f64>> = pts[pts.len() - k..].iter().map(|p| f(p)).collect();
+        vals.map(|v| v.iter().sum::<f64>() / k as f64)
+    }
+}
+
+fn read_points(path: &Path) -> Result<Vec<Point>, String> {
+    let mut rdr = csv::Reader::from_path(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let headers = rdr
+        .headers()
+        .map_err(|e| format!("{}: {e}", path.display()))?
+        .clone();
+    let col = |name: &str| {
+        headers
+            .iter()
+            .position(|h| h == name)
+            .ok_or(format!("{}: no column {name}", path.display()))
+    };
+    let (cs, cg, cl, ca, cal) = (
+        col("step")?,
+        col("gap")?,
+        col("gap_latent")?,
+        col("gap_avg")?,
+        col("gap_avg_latent")?,
+    );
+    let mut out = Vec::new();
+    for rec in rdr.records() {
+        let rec = rec.map_err(|e| format!("{}: {e}", path.display()))?;
+        let num = |i: usize| -> Result<Option<f64>, String> {
+            let s = &rec[i];
+            if s.is_empty() {
+                Ok(None)
+            } else {
+                s.parse()
+                    .map(Some)
+                    .map_err(|_| format!("{}: bad number {s:?}", path.display()))
+            }
+        };
+        out.push(Point {
+            step: rec[cs]
+                .parse()
+                .map_err(|_| format!("{}: bad step", path.display()))?,
+            gap: num(cg)?.unwrap_or(f64::NAN),
+            gap_latent: num(cl)?,
+            gap_avg: num(ca)?.unwrap_or(f64::NAN),
+            gap_avg_latent: num(cal)?,
+        });
+    }
+    Ok(out)
+}
+
+/// Read every run folder under `dir`. Folders that are not complete runs (no status,
+/// unreadable config) are reported in the second list and left alone.
+pub fn collect(dir: &Path) -> Result<(Vec<RunRecord>, Vec<String>), String> {
+    let entries = std::fs::read_dir(dir)
+        .map_err(|e| format!("{}: cannot read folder: {e}", dir.display()))?;
+    let mut dirs: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| {
+            p.is_dir()
+                && !p
+                    .file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+        })
+        .collect();
+    dirs.sort();
+    let mut records = Vec::new();
+    let mut skipped = Vec::new();
+    for d in dirs {
+        let Some(status) = RunStatus::read(&d) else {
+            skipped.push(format!(
+                "{}: no readable {STATUS_FILE}, not a run folder",
+                d.display()
+            ));
+            continue;
+        };
+        let spec = match crate::config::load_sweep(&d.join(CONFIG_FILE), &[]) {
+            Ok(s) if s.runs.len() == 1 => s.runs.into_iter().next().unwrap(),
+            Ok(_) => {
+                skipped.push(format!(
+                    "{}: {CONFIG_FILE} is not a single run",
+                    d.display()
+                ));
+                continue;
+            }
+            Err(e) => {
+                skipped.push(e.join("; "));
+                continue;
+            }
+        };
+        let points = match read_points(&d.join(METRICS_FILE)) {
+            Ok(p) => p,
+            Err(e) => {
+                skipped.push(e);
+                continue;
+            }
+        };
+        records.push(RunRecord {
+            spec,
+            status,
+            points,
+        });
+    }
+    records.sort_by(|a, b| cmp_params(&a.spec, &b.spec, true));
+    Ok((records, skipped))
+}
+
+fn cmp_val(a: Option<&Val>, b: Option<&Val>) -> Ordering {
+    let num = |v: &Val| match v {
+        Val::Int(i) => Some(*i as f64),
+        Val::Float(x) => Some(*x),
+        _ => None,
+    };
+    match (a, b) {
+        (None, None) => Ordering::Equal,
+        (None, Some(_)) => Ordering::Less,
+        (Some(_), None) => Ordering::Greater,
+        (Some(x), Some(y)) => match (num(x), num(y)) {
+            (Some(p), Some(q)) => p.total_cmp(&q),
+            _ => x.canon().cmp(&y.canon()),
+        },
+    }
+}
+
+fn cmp_params(a: &RunSpec, b: &RunSpec, with_seed: bool) -> Ordering {
+    for k in param_keys() {
+        let o = cmp_val(a.param(k.path), b.param(k.path));
+        if o != Ordering::Equal {
+            return o;
+        }
+    }
+    if with_seed {
+        a.seed_index.cmp(&b.seed_index)
+    } else {
+        Ordering::Equal
+    }
+}
+
+fn param_cells(spec: &RunSpec) -> Vec<String> {
+    param_keys()
+        .map(|k| spec.param(k.path).map(|v| v.canon()).unwrap_or_default())
+        .collect()
+}
+
+/// runs.csv: one row per run folder. `wall_s` is the only column that differs between
+/// reruns.
+pub fn runs_csv(records: &[RunRecord]) -> String {
+    let mut w = csv::Writer::from_writer(vec![]);
+    let mut header = vec!["id".to_string(), "sweep".into()];
+    header.extend(param_keys().map(|k| k.column.to_string()));
+    header.extend(
+        [
+            "seed",
+            "status",
+            "reason",
+            "wall_s",
+            "last_change_step",
+            "final_gap",
+        ]
+        .map(String::from),
+    );
+    w.write_record(&header).unwrap();
+    for r in records {
+        let mut row = vec![r.spec.id.clone(), r.spec.sweep.clone()];
+        row.extend(param_cells(&r.spec));
+        row.push(r.spec.seed_index.to_string());
+        row.push(
+            if r.status.finished {
+                "finished"
+            } else {
+                "failed"
+            }
+            .into(),
+        );
+        row.push(r.status.reason.clone());
+        row.push(format!("{:.3}", r.status.wall_s));
+        row.push(r.status.last_change_step.to_string());
+        row.push(r.points.last().map(|p| fmt_f64(p.gap)).unwrap_or_default());
+        w.write_record(&row).unwrap();
+    }
+    String::from_utf8(w.into_inner().unwrap()).unwrap()
+}
+
+/// One configuration (all parameters but the seed) aggregated over its seeds.
+pub struct Group {
+    pub spec: RunSpec,
+    pub n: usize,
+    pub n_failed: usize,
+    pub final_gap: Option<Summary>,
+    pub tail_gap: Option<Summary>,
+    pub tail_gap_latent: Option<Summary>,
+    pub tail_gap_avg: Option<Summary>,
+    pub tail_gap_avg_latent: Option<Summary>,
+}
+
+pub const STAT_NAMES: &[&str] = &[
+    "final_gap",
+    "tail_gap",
+    "tail_gap_latent",
+    "tail_gap_avg",
+    "tail_gap_avg_latent",
+];
+
+pub fn group(records: &[RunRecord]) -> Vec<Group> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < records.len() {
+        let mut j = i + 1;
+        while j < records.len()
+            && cmp_params(&records[i].spec, &records[j].spec, false) == Ordering::Equal
+        {
+            j += 1;
+        }
+        let runs: Vec<&RunRecord> = records[i..j].iter().filter(|r| r.status.finished).collect();
+        let stat = |f: &dyn Fn(&RunRecord) -> Option<f64>| -> Option<Summary> {
+            let v: Option<Vec<f64>> = runs.iter().map(|r| f(r)).collect();
+            v.and_then(|v| summarize(&v))
+        };
+        out.push(Group {
+            spec: records[i].spec.clone(),
+            n: runs.len(),
+            n_failed: (j - i) - runs.len(),
+            final_gap: stat(&|r| r.points.last().map(|p| p.gap)),
+            tail_gap: stat(&|r| r.tail_mean(|p| Some(p.gap))),
+            tail_gap_latent: stat(&|r| r.tail_mean(|p| p.gap_latent)),
+            tail_gap_avg: stat(&|r| r.tail_mean(|p| Some(p.gap_avg))),
+            tail_gap_avg_latent: stat(&|r| r.tail_mean(|p| p.gap_avg_latent)),
+        });
+        i = j;
+    }
+    out
+}
+
+pub fn summary_csv(groups: &[Group]) -> String {
+    let mut w = csv::Writer::from_writer(vec![]);
+    let mut header = vec!["sweep".to_string()];
+    header.extend(param_keys().map(|k| k.column.to_string()));
+    header.extend(["n", "n_failed"].map(String::from));
+    for s in STAT_NAMES {
+        header.extend(["mean", "std", "ci95"].map(|x| format!("{s}_{x}")));
+    }
+    w.write_record(&header).unwrap();
+    for g in groups {
+        let mut row = vec![g.spec.sweep.clone()];
+        row.extend(param_cells(&g.spec));
+        row.push(g.n.to_string());
+        row.push(g.n_failed.to_string());
+        for s in [
+            g.final_gap,
+            g.tail_gap,
+            g.tail_gap_latent,
+            g.tail_gap_avg,
+            g.tail_gap_avg_latent,
+        ] {
+            row.push(s.map(|s| fmt_f64(s.mean)).unwrap_or_default());
+            row.push(fmt_opt(s.and_then(|s| s.std)));
+            row.push(fmt_opt(s.and_then(|s| s.ci95)));
+        }
+        w.write_record(&row).unwrap();
+    }
+    String::from_utf8(w.into_inner().unwrap()).unwrap()
+}
+
+/// Rebuild runs.csv and summary.csv of a sweep folder from its run folders.
+pub fn rebuild(dir: &Path) -> Result<(Vec<Group>, Vec<String>), String> {
+    let (records, skipped) = collect(dir)?;
+    let groups = group(&records);
+    let write = |name: &str, text: String| {
+        write_atomic(&dir.join(name), text.as_bytes())
+            .map_err(|e| format!("{}: cannot write: {e}", dir.join(name).display()))
+    };
+    write("runs.csv", runs_csv(&records))?;
+    write("summary.csv", summary_csv(&groups))?;
+    Ok((groups, skipped))
+}

@@ -1,0 +1,244 @@
+//! The sweep engine: skip finished runs, build each problem instance once, run the rest
+//! on a rayon pool of `--jobs` threads, write each run folder atomically, then rebuild
+//! runs.csv and summary.csv from disk.
+//!
+//! Results never depend on the thread count: every run's randomness comes from its own
+//! seeds (see `config::Seeds`), and each run is computed by one thread.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use rayon::prelude::*;
+
+use crate::config::{RunSpec, Sweep};
+use crate::error::Error;
+use crate::output::progress::{Progress, ProgressMode};
+use crate::output::summary::{self, RunStatus, CONFIG_FILE, METRICS_FILE, STATUS_FILE};
+use crate::output::{metrics_csv, write_atomic};
+use crate::problems::ConvexProblem;
+use crate::train::train;
+
+pub struct Options {
+    pub out: PathBuf,
+    pub jobs: usize,
+    pub progress: ProgressMode,
+}
+
+/// What happened to one sweep.
+pub struct SweepReport {
+    pub name: String,
+    pub dir: PathBuf,
+    pub total: usize,
+    pub skipped: usize,
+    pub ran: usize,
+    pub failed: usize,
+    pub groups: Vec<summary::Group>,
+    pub warnings: Vec<String>,
+}
+
+/// A folder for the sweep that we can write to; leftovers of interrupted runs removed.
+fn prepare_dir(dir: &Path) -> Result<(), String> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| format!("{}: cannot create output folder: {e}", dir.display()))?;
+    let probe = dir.join(".write-probe");
+    std::fs::write(&probe, b"")
+        .map_err(|e| format!("{}: output folder is not writable: {e}", dir.display()))?;
+    let _ = std::fs::remove_file(probe);
+    for e in std::fs::read_dir(dir)
+        .map_err(|e| format!("{}: cannot read output folder: {e}", dir.display()))?
+        .flatten()
+    {
+        if e.file_name().to_string_lossy().starts_with(".tmp-") {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+    Ok(())
+}
+
+/// A run folder counts as finished only with a finished status and its metrics.
+pub fn is_finished(run_dir: &Path) -> bool {
+    run_dir.join(METRICS_FILE).is_file() && RunStatus::read(run_dir).is_some_and(|s| s.finished)
+}
+
+/// Write a run folder under a temporary name and rename it into place.
+fn write_run(dir: &Path, spec: &RunSpec, metrics: &str, status: &RunStatus) -> std::io::Result<()> {
+    let tmp = dir.join(format!(".tmp-{}", spec.id));
+    if tmp.exists() {
+        std::fs::remove_dir_all(&tmp)?;
+    }
+    std::fs::create_dir(&tmp)?;
+    std::fs::write(tmp.join(CONFIG_FILE), spec.to_toml())?;
+    std::fs::write(tmp.join(METRICS_FILE), metrics)?;
+    // The status goes last and atomically: it is what marks the folder complete.
+    write_atomic(&tmp.join(STATUS_FILE), status.to_toml().as_bytes())?;
+    let fin = dir.join(&spec.id);
+    if fin.exists() {
+        std::fs::remove_dir_all(&fin)?;
+    }
+    std::fs::rename(&tmp, &fin)
+}
+
+/// Run every sweep; all runs of all sweeps share one pool. Failed runs are counted in
+/// the reports, not returned as an error: the sweep goes on around them.
+pub fn run(sweeps: &[Sweep], opts: &Options) -> Result<Vec<SweepReport>, Error> {
+    let mut names = HashMap::new();
+    for s in sweeps {
+        if let Some(other) = names.insert(s.def.name.clone(), s.def.source.clone()) {
+            return Err(Error::input(format!(
+                "{} and {other} both name the sweep {:?}; results would mix (rename one)",
+                s.def.source, s.def.name
+            )));
+        }
+    }
+    let dirs: Vec<PathBuf> = sweeps.iter().map(|s| opts.out.join(&s.def.name)).collect();
+    let mut errs = Vec::new();
+    for d in &dirs {
+        if let Err(e) = prepare_dir(d) {
+            errs.push(e);
+        }
+    }
+    if !errs.is_empty() {
+        return Err(Error::Input(errs));
+    }
+
+    // (sweep index, run) for every run not already finished on disk.
+    let mut todo: Vec<(usize, &RunSpec)> = Vec::new();
+    let mut skipped = vec![0usize; sweeps.len()];
+    for (i, s) in sweeps.iter().enumerate() {
+        for r in &s.runs {
+            if is_finished(&dirs[i].join(&r.id)) {
+                skipped[i] += 1;
+            } else {
+                todo.push((i, r));
+            }
+        }
+        println!(
+            "{}: {} runs -> {}{}",
+            s.def.name,
+            s.runs.len(),
+            dirs[i].display(),
+            if skipped[i] > 0 {
+                format!(" ({} already finished, skipped)", skipped[i])
+            } else {
+                String::new()
+            }
+        );
+    }
+
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(opts.jobs)
+        .build()
+        .map_err(|e| {
+            Error::input(format!(
+                "--jobs {}: cannot start the thread pool: {e}",
+                opts.jobs
+            ))
+        })?;
+
+    // Each problem instance (data set + optimum) is built once and shared.
+    let mut keys: Vec<&RunSpec> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for (_, r) in &todo {
+        if seen.insert(r.problem_key.as_str()) {
+            keys.push(r);
+        }
+    }
+    tracing::debug!(
+        instances = keys.len(),
+        runs = todo.len(),
+        "building problem instances"
+    );
+    let problems: HashMap<&str, Result<Arc<ConvexProblem>, String>> = pool.install(|| {
+        keys.par_iter()
+            .map(|r| {
+                (
+                    r.problem_key.as_str(),
+                    crate::problems::build(&r.problem, r.seeds.data).map(Arc::new),
+                )
+            })
+            .collect()
+    });
+
+    let progress = Progress::new(opts.progress, todo.len() as u64);
+    let results: Vec<(usize, bool)> = pool.install(|| {
+        todo.par_iter()
+            .with_max_len(1)
+            .map(|&(i, spec)| {
+                let start = Instant::now();
+                let (metrics, mut status) = match &problems[spec.problem_key.as_str()] {
+                    Ok(p) => {
+                        let out = train(spec, p);
+                        let status = RunStatus {
+                            finished: out.failure.is_none(),
+                            reason: out.failure.unwrap_or_default(),
+                            wall_s: 0.0,
+                            last_change_step: out.last_change,
+                        };
+                        (metrics_csv(&out.rows), status)
+                    }
+                    Err(e) => (
+                        metrics_csv(&[]),
+                        RunStatus {
+                            finished: false,
+                            reason: format!("problem: {e}"),
+                            wall_s: 0.0,
+                            last_change_step: 0,
+                        },
+                    ),
+                };
+                status.wall_s = start.elapsed().as_secs_f64();
+                let mut ok = status.finished;
+                if !ok {
+                    tracing::warn!(run = %spec.id, reason = %status.reason, "run failed");
+                }
+                if let Err(e) = write_run(&dirs[i], spec, &metrics, &status) {
+                    tracing::error!(run = %spec.id, "cannot write run folder: {e}");
+                    ok = false;
+                }
+                progress.inc(!ok);
+                (i, ok)
+            })
+            .collect()
+    });
+    progress.finish();
+
+    let mut reports = Vec::new();
+    for (i, s) in sweeps.iter().enumerate() {
+        let (ran, failed) = results
+            .iter()
+            .filter(|(j, _)| *j == i)
+            .fold((0, 0), |(r, f), (_, ok)| (r + 1, f + !ok as usize));
+        let (groups, warnings) = summary::rebuild(&dirs[i]).map_err(Error::input)?;
+        reports.push(SweepReport {
+            name: s.def.name.clone(),
+            dir: dirs[i].clone(),
+            total: s.runs.len(),
+            skipped: skipped[i],
+            ran,
+            failed,
+            groups,
+            warnings,
+        });
+    }
+    Ok(reports)
+}
+
+/// The closing lines of a sweep: where the results are and the floor table.
+pub fn print_report(r: &SweepReport) {
+    for w in &r.warnings {
+        tracing::warn!("{w}");
+    }
+    println!(
+        "\n{}: {} runs ({} ran, {} skipped, {} failed); results in {}",
+        r.name,
+        r.total,
+        r.ran,
+        r.skipped,
+        r.failed,
+        r.dir.display()
+    );
+    println!("tail-mean gap F - F* (mean ± 95% CI over seeds):");
+    print!("{}", crate::output::table::floor_table(&r.groups));
+}
