@@ -35,10 +35,7 @@ impl fmt::Display for Error {
                 }
                 Ok(())
             }
-            Error::RunsFailed(n) => write!(
-                f,
-                "error: {n} run(s) failed; see the status column of runs.csv"
-            ),
+            Error::RunsFailed(n) => write!(f, "error: {n} run(s) failed; see the status column of runs.csv"),
         }
     }
 }

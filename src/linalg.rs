@@ -54,9 +54,7 @@ pub fn cholesky_solve(a: &[f64], b: &[f64]) -> Result<Vec<f64>, String> {
         let mut d = a[j * n + j] - dot(&l[j * n..j * n + j], &l[j * n..j * n + j]);
         let scale = a[j * n + j].abs().max(1e-300);
         if d <= 1e-13 * scale || !d.is_finite() {
-            return Err(format!(
-                "matrix is singular or not positive definite (pivot {j} = {d:e})"
-            ));
+            return Err(format!("matrix is singular or not positive definite (pivot {j} = {d:e})"));
         }
         d = d.sqrt();
         l[j * n + j] = d;
@@ -99,9 +97,6 @@ mod tests {
         let x = cholesky_solve(&[4.0, 2.0, 2.0, 3.0], &[0.0, -4.0]).unwrap();
         assert!((x[0] - 1.0).abs() < 1e-14 && (x[1] + 2.0).abs() < 1e-14);
         assert!(cholesky_solve(&[1.0, 1.0, 1.0, 1.0], &[1.0, 1.0]).is_err());
-        assert_eq!(
-            quad_form(&[4.0, 2.0, 2.0, 3.0], &[1.0, -2.0]),
-            4.0 - 8.0 + 12.0
-        );
+        assert_eq!(quad_form(&[4.0, 2.0, 2.0, 3.0], &[1.0, -2.0]), 4.0 - 8.0 + 12.0);
     }
 }

@@ -20,9 +20,7 @@ fn main() -> ExitCode {
         (false, _) => "trace",
     };
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| level.into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| level.into()))
         .with_writer(std::io::stderr)
         .without_time()
         .init();
@@ -92,21 +90,12 @@ fn dispatch(cli: &Cli) -> Result<(), Error> {
         }
         Command::Run(args) => {
             let sweeps = load(&args.sweep, true)?;
-            let jobs = args.jobs.map(|j| j as usize).unwrap_or_else(|| {
-                std::thread::available_parallelism()
-                    .map(|n| n.get())
-                    .unwrap_or(1)
-            });
-            let progress = if cli.quiet {
-                ProgressMode::None
-            } else {
-                args.progress
-            };
-            let opts = sweep::Options {
-                out: args.out.clone(),
-                jobs,
-                progress,
-            };
+            let jobs = args
+                .jobs
+                .map(|j| j as usize)
+                .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+            let progress = if cli.quiet { ProgressMode::None } else { args.progress };
+            let opts = sweep::Options { out: args.out.clone(), jobs, progress, quiet: cli.quiet };
             let reports = sweep::run(&sweeps, &opts)?;
             let failed: usize = reports.iter().map(|r| r.failed).sum();
             if !cli.quiet {
@@ -121,21 +110,14 @@ fn dispatch(cli: &Cli) -> Result<(), Error> {
         }
         Command::Summarize { dir } => {
             if !dir.is_dir() {
-                return Err(Error::input(format!(
-                    "{}: no such sweep folder",
-                    dir.display()
-                )));
+                return Err(Error::input(format!("{}: no such sweep folder", dir.display())));
             }
             let (groups, skipped) = summary::rebuild(dir).map_err(Error::input)?;
             for s in &skipped {
                 tracing::warn!("{s}");
             }
             if !cli.quiet {
-                println!(
-                    "{}: {} configurations; wrote runs.csv and summary.csv",
-                    dir.display(),
-                    groups.len()
-                );
+                println!("{}: {} configurations; wrote runs.csv and summary.csv", dir.display(), groups.len());
                 print!("{}", qnet_exp::output::table::floor_table(&groups));
             }
             Ok(())

@@ -68,61 +68,35 @@ pub struct Bounds<T> {
 
 impl<T: Real> Bounds<T> {
     pub fn unbounded() -> Self {
-        Bounds {
-            lo: -T::INFINITY,
-            hi: T::INFINITY,
-        }
+        Bounds { lo: -T::INFINITY, hi: T::INFINITY }
     }
 }
 
 impl Method {
     /// Put the initial point where the method keeps its weights.
-    pub fn init<T: Real>(
-        &self,
-        w0: Vec<T>,
-        lat: &Lattice<T>,
-        bounds: Bounds<T>,
-        key: u64,
-    ) -> Weights<T> {
-        let mut w: Vec<T> = w0
-            .iter()
-            .map(|x| x.clamp_to(bounds.lo, bounds.hi))
-            .collect();
+    pub fn init<T: Real>(&self, w0: Vec<T>, lat: &Lattice<T>, bounds: Bounds<T>, key: u64) -> Weights<T> {
+        let mut w: Vec<T> = w0.iter().map(|x| x.clamp_to(bounds.lo, bounds.hi)).collect();
         match *self {
-            Method::Fp => Weights {
-                deployed: w,
-                latent: None,
-            },
+            Method::Fp => Weights { deployed: w, latent: None },
             Method::R => {
                 w.iter_mut().for_each(|x| *x = lat.nearest(*x));
-                Weights {
-                    deployed: w,
-                    latent: None,
-                }
+                Weights { deployed: w, latent: None }
             }
             Method::Sr => {
                 for (i, x) in w.iter_mut().enumerate() {
                     *x = lat.stochastic(*x, T::unit_from_bits(draw(key, i as u64)));
                 }
-                Weights {
-                    deployed: w,
-                    latent: None,
-                }
+                Weights { deployed: w, latent: None }
             }
             Method::Bc { rounding, .. } => {
                 let latent = w.clone();
                 for (i, x) in w.iter_mut().enumerate() {
                     *x = match rounding {
                         Rounding::Nearest => lat.nearest(*x),
-                        Rounding::Stochastic => {
-                            lat.stochastic(*x, T::unit_from_bits(draw(key, i as u64)))
-                        }
+                        Rounding::Stochastic => lat.stochastic(*x, T::unit_from_bits(draw(key, i as u64))),
                     };
                 }
-                Weights {
-                    deployed: w,
-                    latent: Some(latent),
-                }
+                Weights { deployed: w, latent: Some(latent) }
             }
         }
     }
@@ -172,16 +146,13 @@ impl Method {
             }
             Method::Bc { rounding, .. } => {
                 let latent = wts.latent.as_mut().expect("BC keeps a latent buffer");
-                for (i, ((wi, li), &di)) in w.iter_mut().zip(latent.iter_mut()).zip(dir).enumerate()
-                {
+                for (i, ((wi, li), &di)) in w.iter_mut().zip(latent.iter_mut()).zip(dir).enumerate() {
                     let s = alpha * di;
                     st.subcell += (s.abs() < half) as usize;
                     *li = (*li - s).clamp_to(lo, hi);
                     let x = match rounding {
                         Rounding::Nearest => lat.nearest(*li),
-                        Rounding::Stochastic => {
-                            lat.stochastic(*li, T::unit_from_bits(draw(key, i as u64)))
-                        }
+                        Rounding::Stochastic => lat.stochastic(*li, T::unit_from_bits(draw(key, i as u64))),
                     };
                     st.changed += (x != *wi) as usize;
                     *wi = x;
@@ -215,10 +186,7 @@ mod tests {
 
     #[test]
     fn bc_accumulates_small_steps_in_the_latent_buffer() {
-        let m = Method::Bc {
-            rounding: Rounding::Nearest,
-            clip: false,
-        };
+        let m = Method::Bc { rounding: Rounding::Nearest, clip: false };
         let mut w = m.init(vec![0.0], &lat(), Bounds::unbounded(), 0);
         for _ in 0..2 {
             m.step(&mut w, &[-0.1], 1.0, &lat(), Bounds::unbounded(), 0);

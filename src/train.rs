@@ -49,6 +49,8 @@ pub struct Outcome {
     pub failure: Option<String>,
     /// The last step at which any deployed weight changed (0: never).
     pub last_change: u64,
+    /// The weights at the end of the run.
+    pub weights: Weights<f64>,
 }
 
 /// Minibatch indices: i.i.d. with replacement, or consecutive slices of a fresh
@@ -64,12 +66,7 @@ impl Sampler {
     fn new(seed: u64, m: usize, sampling: Sampling) -> Self {
         let shuffle = sampling == Sampling::Shuffle;
         let perm = if shuffle { (0..m).collect() } else { vec![] };
-        Sampler {
-            rng: seeded(seed),
-            shuffle,
-            pos: perm.len(),
-            perm,
-        }
+        Sampler { rng: seeded(seed), shuffle, pos: perm.len(), perm }
     }
 
     #[inline]
@@ -100,28 +97,21 @@ pub fn train(spec: &RunSpec, problem: &ConvexProblem) -> Outcome {
     let m = problem.samples();
     let method = spec.method;
     // FP never rounds; any lattice will do for it.
-    let grid = spec
-        .grid
-        .unwrap_or(Grid::fixed(1.0, None).expect("valid grid"));
+    let grid = spec.grid.unwrap_or(Grid::fixed(1.0, None).expect("valid grid"));
     let lat = Lattice::<f64>::new(&grid);
     let mut bounds = match spec.problem.radius {
         Some(r) => Bounds { lo: -r, hi: r },
         None => Bounds::unbounded(),
     };
     if let Method::Bc { clip: true, .. } = method {
-        bounds = Bounds {
-            lo: bounds.lo.max(grid.lo),
-            hi: bounds.hi.min(grid.hi),
-        };
+        bounds = Bounds { lo: bounds.lo.max(grid.lo), hi: bounds.hi.min(grid.hi) };
     }
 
     let w0: Vec<f64> = match spec.problem.init {
         Init::Zero => vec![0.0; d],
         Init::Normal { std } => {
             let mut rng = seeded(spec.seeds.init);
-            (0..d)
-                .map(|_| std * rng.sample::<f64, _>(StandardNormal))
-                .collect()
+            (0..d).map(|_| std * rng.sample::<f64, _>(StandardNormal)).collect()
         }
     };
     let mut w: Weights<f64> = method.init(w0, &lat, bounds, draw(spec.seeds.rounding, 0));
@@ -138,11 +128,7 @@ pub fn train(spec: &RunSpec, problem: &ConvexProblem) -> Outcome {
     let mut interval = Interval::default();
     let mut lr = spec.schedule.lr(spec.lr, 0);
 
-    let ctx = RowContext {
-        problem,
-        method,
-        batch: spec.batch,
-    };
+    let ctx = RowContext { problem, method, batch: spec.batch };
     rows.push(ctx.row(0, &w, &avg, &avg_latent, lr, Interval::default(), &mut prev));
     for t in 0..spec.steps {
         sampler.fill(m, &mut batch);
@@ -150,14 +136,7 @@ pub fn train(spec: &RunSpec, problem: &ConvexProblem) -> Outcome {
         interval.grad_sq += crate::linalg::norm2(&g);
         opt.direction(&mut g);
         lr = spec.schedule.lr(spec.lr, t);
-        let st = method.step(
-            &mut w,
-            &g,
-            lr,
-            &lat,
-            bounds,
-            draw(spec.seeds.rounding, t + 1),
-        );
+        let st = method.step(&mut w, &g, lr, &lat, bounds, draw(spec.seeds.rounding, t + 1));
         if st.changed > 0 {
             last_change = t + 1;
         }
@@ -175,33 +154,17 @@ pub fn train(spec: &RunSpec, problem: &ConvexProblem) -> Outcome {
         }
         let done = t + 1;
         if done % spec.log_every == 0 || done == spec.steps {
-            let row = ctx.row(
-                done,
-                &w,
-                &avg,
-                &avg_latent,
-                lr,
-                std::mem::take(&mut interval),
-                &mut prev,
-            );
+            let row = ctx.row(done, &w, &avg, &avg_latent, lr, std::mem::take(&mut interval), &mut prev);
             let finite = row.loss.is_finite() && row.gap_latent.is_none_or(f64::is_finite);
             let loss = row.loss;
             rows.push(row);
             if !finite {
                 let failure = Some(format!("diverged: loss = {loss} at step {done}"));
-                return Outcome {
-                    rows,
-                    failure,
-                    last_change,
-                };
+                return Outcome { rows, failure, last_change, weights: w };
             }
         }
     }
-    Outcome {
-        rows,
-        failure: None,
-        last_change,
-    }
+    Outcome { rows, failure: None, last_change, weights: w }
 }
 
 /// Sums over the steps since the previous row.
@@ -233,12 +196,7 @@ impl RowContext<'_> {
         let p = self.problem;
         let (d, m) = (p.dim() as f64, p.samples() as f64);
         let (loss, gap) = p.value(&w.deployed);
-        let changed = w
-            .deployed
-            .iter()
-            .zip(prev.iter())
-            .filter(|(a, b)| a != b)
-            .count();
+        let changed = w.deployed.iter().zip(prev.iter()).filter(|(a, b)| a != b).count();
         prev.copy_from_slice(&w.deployed);
         let n = iv.steps as f64;
         Row {
@@ -252,8 +210,7 @@ impl RowContext<'_> {
             gap_avg_latent: avg_latent.as_ref().map(|l| p.gap(l)),
             dist: p.dist(&w.deployed),
             changed_frac: changed as f64 / d,
-            subcell_frac: (self.method.is_quantized() && iv.steps > 0)
-                .then(|| iv.subcell as f64 / (n * d)),
+            subcell_frac: (self.method.is_quantized() && iv.steps > 0).then(|| iv.subcell as f64 / (n * d)),
             grad_norm: (iv.steps > 0).then(|| (iv.grad_sq / n).sqrt()),
         }
     }

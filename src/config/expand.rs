@@ -26,13 +26,9 @@ pub fn expand(def: SweepDef) -> Result<Sweep, Vec<String>> {
         _ => vec![0],
     };
     let axes: Vec<_> = def.given.iter().filter(|(k, _)| k.axis).collect();
-    let total = axes.iter().fold(seed_indices.len() as u64, |acc, (_, v)| {
-        acc.saturating_mul(v.len() as u64)
-    });
+    let total = axes.iter().fold(seed_indices.len() as u64, |acc, (_, v)| acc.saturating_mul(v.len() as u64));
     if total > MAX_RUNS {
-        return Err(vec![format!(
-            "{src}: the sweep expands to {total} runs (limit {MAX_RUNS}); shrink an axis"
-        )]);
+        return Err(vec![format!("{src}: the sweep expands to {total} runs (limit {MAX_RUNS}); shrink an axis")]);
     }
 
     let mut runs = Vec::new();
@@ -42,12 +38,7 @@ pub fn expand(def: SweepDef) -> Result<Sweep, Vec<String>> {
     let mut collapsed = 0;
     let mut idx = vec![0usize; axes.len()];
     'outer: loop {
-        let mut values: Vec<_> = def
-            .given
-            .iter()
-            .filter(|(k, _)| !k.axis)
-            .map(|(k, v)| (*k, &v[0]))
-            .collect();
+        let mut values: Vec<_> = def.given.iter().filter(|(k, _)| !k.axis).map(|(k, v)| (*k, &v[0])).collect();
         values.extend(axes.iter().zip(&idx).map(|((k, v), &i)| (*k, &v[i])));
         for &s in &seed_indices {
             let point = Point::new(values.clone());
@@ -92,11 +83,7 @@ pub fn expand(def: SweepDef) -> Result<Sweep, Vec<String>> {
         }
     }
     if errors.is_empty() {
-        Ok(Sweep {
-            def,
-            runs,
-            collapsed,
-        })
+        Ok(Sweep { def, runs, collapsed })
     } else {
         Err(errors)
     }

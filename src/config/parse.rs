@@ -49,25 +49,19 @@ pub struct SweepDef {
 
 impl SweepDef {
     pub fn scalar(&self, path: &str) -> Option<&Val> {
-        self.given
-            .iter()
-            .find(|(k, _)| k.path == path)
-            .map(|(_, v)| &v[0])
+        self.given.iter().find(|(k, _)| k.path == path).map(|(_, v)| &v[0])
     }
 }
 
 /// Read, override and validate one config file.
 pub fn load(path: &Path, overrides: &[String]) -> Result<SweepDef, Vec<String>> {
     let source = path.display().to_string();
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| vec![format!("{source}: cannot read config: {e}")])?;
+    let text = std::fs::read_to_string(path).map_err(|e| vec![format!("{source}: cannot read config: {e}")])?;
     parse(&text, &source, overrides)
 }
 
 pub fn parse(text: &str, source: &str, overrides: &[String]) -> Result<SweepDef, Vec<String>> {
-    let mut table: toml::Table = text
-        .parse()
-        .map_err(|e: toml::de::Error| vec![toml_error(source, text, &e)])?;
+    let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| vec![toml_error(source, text, &e)])?;
     let mut errors = Vec::new();
     let mut from_set = Vec::new();
     for ov in overrides {
@@ -90,9 +84,7 @@ pub fn parse(text: &str, source: &str, overrides: &[String]) -> Result<SweepDef,
         .position(|k| k.path == path)
     {
         None => {
-            let hint = schema::suggest(&path)
-                .map(|s| format!(" (did you mean {s}?)"))
-                .unwrap_or_default();
+            let hint = schema::suggest(&path).map(|s| format!(" (did you mean {s}?)")).unwrap_or_default();
             errors.push(format!("{}: {path}: unknown key{hint}", origin(&path)));
         }
         Some(i) => {
@@ -101,10 +93,7 @@ pub fn parse(text: &str, source: &str, overrides: &[String]) -> Result<SweepDef,
                 Ok(vals) => {
                     given.insert(i, (spec, vals));
                 }
-                Err(es) => errors.extend(
-                    es.into_iter()
-                        .map(|e| format!("{}: {path}{e}", origin(&path))),
-                ),
+                Err(es) => errors.extend(es.into_iter().map(|e| format!("{}: {path}{e}", origin(&path)))),
             }
         }
     };
@@ -117,9 +106,7 @@ pub fn parse(text: &str, source: &str, overrides: &[String]) -> Result<SweepDef,
                 }
             }
             toml::Value::Table(_) => {
-                let hint = schema::suggest(k)
-                    .map(|s| format!(" (did you mean {s}?)"))
-                    .unwrap_or_default();
+                let hint = schema::suggest_section(k).map(|s| format!(" (did you mean {s}?)")).unwrap_or_default();
                 errors.push(format!("{}: [{k}]: unknown section{hint}", origin(k)));
             }
             _ => visit(k.clone(), v, &mut errors),
@@ -128,16 +115,11 @@ pub fn parse(text: &str, source: &str, overrides: &[String]) -> Result<SweepDef,
     let name = match given.values().find(|(k, _)| k.path == "name") {
         Some((_, v)) => v[0].canon(),
         None => {
-            errors.push(format!(
-                "{source}: name: missing (every sweep needs a name; results go to <out>/<name>/)"
-            ));
+            errors.push(format!("{source}: name: missing (every sweep needs a name; results go to <out>/<name>/)"));
             String::new()
         }
     };
-    if !name.is_empty()
-        && !name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    if !name.is_empty() && !name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
         || name.starts_with('.')
     {
         errors.push(format!(
@@ -146,11 +128,7 @@ pub fn parse(text: &str, source: &str, overrides: &[String]) -> Result<SweepDef,
         ));
     }
     if errors.is_empty() {
-        Ok(SweepDef {
-            name,
-            source: source.to_string(),
-            given: given.into_values().collect(),
-        })
+        Ok(SweepDef { name, source: source.to_string(), given: given.into_values().collect() })
     } else {
         Err(errors)
     }
@@ -161,14 +139,9 @@ fn check_values(spec: &KeySpec, value: &toml::Value) -> Result<Vec<Val>, Vec<Str
     let items: Vec<(String, &toml::Value)> = match value {
         toml::Value::Array(a) if spec.axis => {
             if a.is_empty() {
-                return Err(vec![
-                    ": empty list (a sweep axis needs at least one value)".into()
-                ]);
+                return Err(vec![": empty list (a sweep axis needs at least one value)".into()]);
             }
-            a.iter()
-                .enumerate()
-                .map(|(i, v)| (format!("[{i}]"), v))
-                .collect()
+            a.iter().enumerate().map(|(i, v)| (format!("[{i}]"), v)).collect()
         }
         toml::Value::Array(_) => return Err(vec![": takes a single value, not a list".into()]),
         v => vec![(String::new(), v)],
@@ -201,11 +174,7 @@ fn describe(v: &toml::Value) -> String {
 }
 
 fn check_one(spec: &KeySpec, v: &toml::Value) -> Result<Val, String> {
-    let list = if spec.axis {
-        " (or a list of them)"
-    } else {
-        ""
-    };
+    let list = if spec.axis { " (or a list of them)" } else { "" };
     match (spec.ty, v) {
         (Ty::Int { min, max }, toml::Value::Integer(i)) => {
             if *i < min || *i > max {
@@ -214,10 +183,7 @@ fn check_one(spec: &KeySpec, v: &toml::Value) -> Result<Val, String> {
                 Ok(Val::Int(*i))
             }
         }
-        (Ty::Int { .. }, v) => Err(format!(
-            ": expected an integer{list}, found {}",
-            describe(v)
-        )),
+        (Ty::Int { .. }, v) => Err(format!(": expected an integer{list}, found {}", describe(v))),
         (Ty::Float { min, min_open, max }, toml::Value::Integer(_) | toml::Value::Float(_)) => {
             let x = match v {
                 toml::Value::Integer(i) => *i as f64,
@@ -226,16 +192,8 @@ fn check_one(spec: &KeySpec, v: &toml::Value) -> Result<Val, String> {
             };
             let below = if min_open { x <= min } else { x < min };
             if !x.is_finite() || below || x > max {
-                let lo = if min_open {
-                    format!("> {min}")
-                } else {
-                    format!(">= {min}")
-                };
-                let hi = if max.is_finite() {
-                    format!(" and <= {max}")
-                } else {
-                    String::new()
-                };
+                let lo = if min_open { format!("> {min}") } else { format!(">= {min}") };
+                let hi = if max.is_finite() { format!(" and <= {max}") } else { String::new() };
                 Err(format!(" = {x}: out of range, must be finite, {lo}{hi}"))
             } else {
                 Ok(Val::Float(x))
@@ -249,21 +207,13 @@ fn check_one(spec: &KeySpec, v: &toml::Value) -> Result<Val, String> {
                 Err(format!(" = {s:?}: not one of {}", choices.join(" | ")))
             }
         }
-        (Ty::Choice(choices), v) => Err(format!(
-            ": expected one of {}{list}, found {}",
-            choices.join(" | "),
-            describe(v)
-        )),
+        (Ty::Choice(choices), v) => {
+            Err(format!(": expected one of {}{list}, found {}", choices.join(" | "), describe(v)))
+        }
         (Ty::Bool, toml::Value::Boolean(b)) => Ok(Val::Bool(*b)),
-        (Ty::Bool, v) => Err(format!(
-            ": expected true or false{list}, found {}",
-            describe(v)
-        )),
+        (Ty::Bool, v) => Err(format!(": expected true or false{list}, found {}", describe(v))),
         (Ty::Text, toml::Value::String(s)) if !s.is_empty() => Ok(Val::Str(s.clone())),
-        (Ty::Text, v) => Err(format!(
-            ": expected a non-empty string, found {}",
-            describe(v)
-        )),
+        (Ty::Text, v) => Err(format!(": expected a non-empty string, found {}", describe(v))),
     }
 }
 
@@ -282,9 +232,7 @@ fn apply_override(table: &mut toml::Table, ov: &str) -> Result<String, String> {
     let leaf = parts.pop().expect("non-empty path");
     let mut t = table;
     for p in parts {
-        let entry = t
-            .entry(p.to_string())
-            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        let entry = t.entry(p.to_string()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
         t = match entry {
             toml::Value::Table(t) => t,
             _ => return Err(format!("{p} is not a table")),

@@ -49,15 +49,7 @@ const INF: f64 = f64::INFINITY;
 
 macro_rules! key {
     ($path:expr, $col:expr, $ty:expr, $def:expr, $axis:expr, $applies:expr, $doc:expr) => {
-        KeySpec {
-            path: $path,
-            column: $col,
-            ty: $ty,
-            default: $def,
-            axis: $axis,
-            applies: $applies,
-            doc: $doc,
-        }
+        KeySpec { path: $path, column: $col, ty: $ty, default: $def, axis: $axis, applies: $applies, doc: $doc }
     };
 }
 
@@ -151,10 +143,7 @@ pub fn key(path: &str) -> Option<&'static KeySpec> {
 }
 
 pub fn sections() -> Vec<&'static str> {
-    let mut s: Vec<&str> = KEYS
-        .iter()
-        .filter_map(|k| k.path.split_once('.').map(|(a, _)| a))
-        .collect();
+    let mut s: Vec<&str> = KEYS.iter().filter_map(|k| k.path.split_once('.').map(|(a, _)| a)).collect();
     s.dedup();
     s
 }
@@ -163,10 +152,7 @@ pub fn sections() -> Vec<&'static str> {
 /// smallest edit distance (at most a third of the length, minimum 2).
 pub fn suggest(path: &str) -> Option<&'static str> {
     let leaf = path.rsplit('.').next().unwrap_or(path);
-    if let Some(k) = KEYS
-        .iter()
-        .find(|k| k.path.rsplit('.').next() == Some(leaf) && k.path != path)
-    {
+    if let Some(k) = KEYS.iter().find(|k| k.path.rsplit('.').next() == Some(leaf) && k.path != path) {
         return Some(k.path);
     }
     let mut candidates: Vec<&'static str> = KEYS.iter().map(|k| k.path).collect();
@@ -180,15 +166,27 @@ pub fn suggest(path: &str) -> Option<&'static str> {
         .map(|(_, c)| c)
 }
 
+/// The nearest section name to a misspelt one ("optimizer" -> "optim").
+pub fn suggest_section(name: &str) -> Option<&'static str> {
+    let secs = sections();
+    if let Some(s) = secs.iter().find(|s| name.starts_with(**s) || s.starts_with(name)) {
+        return Some(s);
+    }
+    let limit = (name.len() / 2).max(2);
+    secs.into_iter()
+        .map(|c| (edit_distance(name, c), c))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
 fn edit_distance(a: &str, b: &str) -> usize {
     let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
     let mut prev: Vec<usize> = (0..=b.len()).collect();
     for (i, ca) in a.iter().enumerate() {
         let mut cur = vec![i + 1; b.len() + 1];
         for (j, cb) in b.iter().enumerate() {
-            cur[j + 1] = (prev[j] + (ca != cb) as usize)
-                .min(prev[j + 1] + 1)
-                .min(cur[j] + 1);
+            cur[j + 1] = (prev[j] + (ca != cb) as usize).min(prev[j + 1] + 1).min(cur[j] + 1);
         }
         prev = cur;
     }
@@ -206,6 +204,9 @@ mod tests {
         assert_eq!(suggest("problme"), Some("problem"));
         assert_eq!(suggest("quant.methd"), Some("quant.method"));
         assert_eq!(suggest("zzzzzzzz"), None);
+        assert_eq!(suggest_section("optimizer"), Some("optim"));
+        assert_eq!(suggest_section("problme"), Some("problem"));
+        assert_eq!(suggest_section("data"), None);
     }
 
     #[test]

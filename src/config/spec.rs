@@ -85,27 +85,18 @@ impl RunSpec {
                 continue;
             }
             let (sec, leaf) = path.split_once('.').expect("sectioned key");
-            let t = root
-                .entry(sec)
-                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            let t = root.entry(sec).or_insert_with(|| toml::Value::Table(toml::Table::new()));
             t.as_table_mut().unwrap().insert(leaf.into(), v.to_toml());
         }
         // A single-seed sweep whose only seed index is this run's.
-        let run = root
-            .entry("run")
-            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-        run.as_table_mut().unwrap().insert(
-            "seed_index".into(),
-            toml::Value::Integer(self.seed_index as i64),
-        );
+        let run = root.entry("run").or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        run.as_table_mut().unwrap().insert("seed_index".into(), toml::Value::Integer(self.seed_index as i64));
         toml::to_string(&root).expect("plain values serialize")
     }
 }
 
 fn canon<'a>(it: impl Iterator<Item = &'a (&'static str, Val)>) -> String {
-    it.map(|(p, v)| format!("{p}={}", v.canon()))
-        .collect::<Vec<_>>()
-        .join(";")
+    it.map(|(p, v)| format!("{p}={}", v.canon())).collect::<Vec<_>>().join(";")
 }
 
 /// One point of the Cartesian product, with the keys the resolver reads recorded.
@@ -117,11 +108,7 @@ pub struct Point<'a> {
 
 impl<'a> Point<'a> {
     pub fn new(values: Vec<(&'static KeySpec, &'a Val)>) -> Self {
-        Point {
-            values,
-            used: RefCell::new(BTreeSet::new()),
-            errors: RefCell::new(Vec::new()),
-        }
+        Point { values, used: RefCell::new(BTreeSet::new()), errors: RefCell::new(Vec::new()) }
     }
 
     pub fn used(&self) -> BTreeSet<&'static str> {
@@ -200,23 +187,14 @@ fn as_f64(v: &Val) -> f64 {
 /// Resolve a point into a run. Errors are one line each, without the file prefix.
 pub fn resolve(sweep: &str, p: &Point, seed_index: u64) -> Result<RunSpec, Vec<String>> {
     let kind = p.str("problem.kind");
-    let loss = if kind == "logistic" {
-        Loss::Logistic
-    } else {
-        Loss::Squared
-    };
+    let loss = if kind == "logistic" { Loss::Logistic } else { Loss::Squared };
     let dim = p.int("problem.dim") as usize;
     let samples = p.int("problem.samples") as usize;
     let noise = p.f64("problem.noise");
     let cond = p.f64("problem.cond");
-    let lambda = as_f64(&p.computed(
-        "problem.lambda",
-        Val::Float(if loss == Loss::Logistic { 1e-3 } else { 0.0 }),
-    ));
+    let lambda = as_f64(&p.computed("problem.lambda", Val::Float(if loss == Loss::Logistic { 1e-3 } else { 0.0 })));
     if loss == Loss::Logistic && noise > 0.5 {
-        p.err(format!(
-            "problem.noise = {noise}: for logistic it is a label-flip probability, allowed 0..=0.5"
-        ));
+        p.err(format!("problem.noise = {noise}: for logistic it is a label-flip probability, allowed 0..=0.5"));
     }
     if loss == Loss::Logistic && lambda <= 0.0 {
         p.err("problem.lambda = 0: logistic regression needs lambda > 0 (strong convexity)".into());
@@ -232,29 +210,11 @@ pub fn resolve(sweep: &str, p: &Point, seed_index: u64) -> Result<RunSpec, Vec<S
     }
     let radius = p.get("problem.radius").map(|v| as_f64(&v));
     let init = match p.str("problem.init").as_str() {
-        "normal" => Init::Normal {
-            std: p.f64("problem.init_std"),
-        },
+        "normal" => Init::Normal { std: p.f64("problem.init_std") },
         _ => Init::Zero,
     };
-    let target = if loss == Loss::Logistic {
-        Target::Classification
-    } else {
-        Target::Regression
-    };
-    let problem = ProblemSpec {
-        loss,
-        data: SyntheticSpec {
-            dim,
-            samples,
-            noise,
-            cond,
-            target,
-        },
-        lambda,
-        radius,
-        init,
-    };
+    let target = if loss == Loss::Logistic { Target::Classification } else { Target::Regression };
+    let problem = ProblemSpec { loss, data: SyntheticSpec { dim, samples, noise, cond, target }, lambda, radius, init };
 
     let method_name = p.str("quant.method");
     let mut grid = None;
@@ -262,12 +222,8 @@ pub fn resolve(sweep: &str, p: &Point, seed_index: u64) -> Result<RunSpec, Vec<S
         "fp" => Method::Fp,
         m => {
             let g = match p.str("quant.grid").as_str() {
-                "binary" => GridKind::Binary {
-                    scale: p.f64("quant.scale"),
-                },
-                "ternary" => GridKind::Ternary {
-                    scale: p.f64("quant.scale"),
-                },
+                "binary" => GridKind::Binary { scale: p.f64("quant.scale") },
+                "ternary" => GridKind::Ternary { scale: p.f64("quant.scale") },
                 "bits" => GridKind::Bits {
                     bits: p.int("quant.bits").clamp(1, 16) as u32,
                     range: p.f64_when("quant.range", "when quant.grid = \"bits\""),
@@ -286,11 +242,8 @@ pub fn resolve(sweep: &str, p: &Point, seed_index: u64) -> Result<RunSpec, Vec<S
                 "r" => Method::R,
                 "sr" => Method::Sr,
                 _ => {
-                    let rounding = if p.str("quant.rounding") == "stochastic" {
-                        Rounding::Stochastic
-                    } else {
-                        Rounding::Nearest
-                    };
+                    let rounding =
+                        if p.str("quant.rounding") == "stochastic" { Rounding::Stochastic } else { Rounding::Nearest };
                     let clip = p.bool("quant.clip");
                     if clip && grid.is_some_and(|g| !g.is_bounded()) {
                         p.err("quant.clip = true: the grid is unbounded (set quant.range or use a binary/ternary/bits grid)".into());
@@ -302,45 +255,23 @@ pub fn resolve(sweep: &str, p: &Point, seed_index: u64) -> Result<RunSpec, Vec<S
     };
 
     let optim = match p.str("optim.kind").as_str() {
-        "momentum" => OptimKind::Momentum {
-            beta: p.f64("optim.momentum"),
-        },
-        "adam" => OptimKind::Adam {
-            beta1: p.f64("optim.beta1"),
-            beta2: p.f64("optim.beta2"),
-            eps: p.f64("optim.eps"),
-        },
+        "momentum" => OptimKind::Momentum { beta: p.f64("optim.momentum") },
+        "adam" => OptimKind::Adam { beta1: p.f64("optim.beta1"), beta2: p.f64("optim.beta2"), eps: p.f64("optim.eps") },
         _ => OptimKind::Sgd,
     };
     let lr = p.f64("optim.lr");
     let schedule = match p.str("optim.schedule").as_str() {
-        "inv_t" => Schedule::InvT {
-            tau: p.f64("optim.tau"),
-        },
-        "inv_sqrt_t" => Schedule::InvSqrtT {
-            tau: p.f64("optim.tau"),
-        },
-        "step" => Schedule::Step {
-            every: p.int("optim.every") as u64,
-            gamma: p.f64("optim.gamma"),
-        },
-        "exp" => Schedule::Exp {
-            every: p.int("optim.every") as u64,
-            gamma: p.f64("optim.gamma"),
-        },
+        "inv_t" => Schedule::InvT { tau: p.f64("optim.tau") },
+        "inv_sqrt_t" => Schedule::InvSqrtT { tau: p.f64("optim.tau") },
+        "step" => Schedule::Step { every: p.int("optim.every") as u64, gamma: p.f64("optim.gamma") },
+        "exp" => Schedule::Exp { every: p.int("optim.every") as u64, gamma: p.f64("optim.gamma") },
         _ => Schedule::Const,
     };
     let batch = p.int("optim.batch") as usize;
     if batch > samples {
-        p.err(format!(
-            "optim.batch = {batch}: larger than problem.samples = {samples}"
-        ));
+        p.err(format!("optim.batch = {batch}: larger than problem.samples = {samples}"));
     }
-    let sampling = if p.str("optim.sampling") == "shuffle" {
-        Sampling::Shuffle
-    } else {
-        Sampling::Replacement
-    };
+    let sampling = if p.str("optim.sampling") == "shuffle" { Sampling::Shuffle } else { Sampling::Replacement };
     let steps = p.int("run.steps") as u64;
     let log_every = p.int("run.log_every") as u64;
     let tail = p.f64("run.tail");
@@ -360,21 +291,9 @@ pub fn resolve(sweep: &str, p: &Point, seed_index: u64) -> Result<RunSpec, Vec<S
     params.push(("seed", Val::Int(seed_index as i64)));
     let full = canon(params.iter());
     let id = format!("{}-{:012x}", method.name(), hash_str(&full) >> 16);
-    let problem_part = canon(
-        params
-            .iter()
-            .filter(|(k, _)| k.starts_with("problem.") || *k == "seed"),
-    );
+    let problem_part = canon(params.iter().filter(|(k, _)| k.starts_with("problem.") || *k == "seed"));
     let data_part = canon(params.iter().filter(|(k, _)| {
-        matches!(
-            *k,
-            "problem.kind"
-                | "problem.dim"
-                | "problem.samples"
-                | "problem.noise"
-                | "problem.cond"
-                | "seed"
-        )
+        matches!(*k, "problem.kind" | "problem.dim" | "problem.samples" | "problem.noise" | "problem.cond" | "seed")
     }));
     let batch_part = format!("{problem_part};batch={batch};sampling={sampling:?}");
     let seeds = Seeds {
@@ -383,11 +302,7 @@ pub fn resolve(sweep: &str, p: &Point, seed_index: u64) -> Result<RunSpec, Vec<S
         batches: derive(master, &format!("batches|{batch_part}")),
         rounding: derive(master, &format!("rounding|{full}")),
     };
-    let problem_key = format!(
-        "{:016x}|{data_part}|lambda={}",
-        seeds.data,
-        crate::output::fmt_f64(lambda)
-    );
+    let problem_key = format!("{:016x}|{data_part}|lambda={}", seeds.data, crate::output::fmt_f64(lambda));
     Ok(RunSpec {
         problem_key,
         id,

@@ -37,18 +37,9 @@ pub struct Dataset {
 pub fn generate(spec: &SyntheticSpec, seed: u64) -> Dataset {
     let (m, d) = (spec.samples, spec.dim);
     let mut rng = seeded(seed);
-    let scales: Vec<f64> = (0..d)
-        .map(|j| {
-            if d > 1 {
-                spec.cond.powf(-(j as f64) / (2.0 * (d - 1) as f64))
-            } else {
-                1.0
-            }
-        })
-        .collect();
-    let w_true: Vec<f64> = (0..d)
-        .map(|_| rng.sample::<f64, _>(StandardNormal))
-        .collect();
+    let scales: Vec<f64> =
+        (0..d).map(|j| if d > 1 { spec.cond.powf(-(j as f64) / (2.0 * (d - 1) as f64)) } else { 1.0 }).collect();
+    let w_true: Vec<f64> = (0..d).map(|_| rng.sample::<f64, _>(StandardNormal)).collect();
     let mut x = Array2::<f64>::zeros((m, d));
     let mut y = Vec::with_capacity(m);
     for mut row in x.rows_mut() {

@@ -91,14 +91,7 @@ mod tests {
 
     #[test]
     fn adam_first_step_is_sign_like_and_bias_corrected() {
-        let mut o = Optimizer::<f64>::new(
-            OptimKind::Adam {
-                beta1: 0.9,
-                beta2: 0.999,
-                eps: 0.0,
-            },
-            3,
-        );
+        let mut o = Optimizer::<f64>::new(OptimKind::Adam { beta1: 0.9, beta2: 0.999, eps: 0.0 }, 3);
         let mut g = vec![3.0, -0.001, 0.5];
         o.direction(&mut g);
         for (x, want) in g.iter().zip([1.0, -1.0, 1.0]) {

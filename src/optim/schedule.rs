@@ -51,18 +51,9 @@ mod tests {
             assert!((Schedule::InvT { tau: 1.0 }.lr(1.0 / mu, t) - want).abs() < 1e-15);
         }
         assert!((Schedule::InvSqrtT { tau: 1.0 }.lr(1.0, 3) - 0.5).abs() < 1e-15);
-        let s = Schedule::Step {
-            every: 10,
-            gamma: 0.5,
-        };
-        assert_eq!(
-            (s.lr(1.0, 9), s.lr(1.0, 10), s.lr(1.0, 25)),
-            (1.0, 0.5, 0.25)
-        );
-        let e = Schedule::Exp {
-            every: 10,
-            gamma: 0.5,
-        };
+        let s = Schedule::Step { every: 10, gamma: 0.5 };
+        assert_eq!((s.lr(1.0, 9), s.lr(1.0, 10), s.lr(1.0, 25)), (1.0, 0.5, 0.25));
+        let e = Schedule::Exp { every: 10, gamma: 0.5 };
         assert!((e.lr(1.0, 5) - 0.5f64.sqrt()).abs() < 1e-15);
     }
 }

@@ -72,17 +72,7 @@ mod tests {
 
     #[test]
     fn floats_print_short_and_read_back() {
-        for x in [
-            0.0,
-            1.0,
-            0.1,
-            1e-12,
-            123456.789,
-            -3.5e-7,
-            2e20,
-            f64::NAN,
-            f64::INFINITY,
-        ] {
+        for x in [0.0, 1.0, 0.1, 1e-12, 123456.789, -3.5e-7, 2e20, f64::NAN, f64::INFINITY] {
             let s = fmt_f64(x);
             let back: f64 = s.parse().unwrap();
             assert!(back == x || (x.is_nan() && back.is_nan()), "{x} -> {s}");

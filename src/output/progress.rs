@@ -32,20 +32,13 @@ impl Progress {
         let bar = (mode == ProgressMode::Bar).then(|| {
             let b = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
             b.set_style(
-                ProgressStyle::with_template(
-                    "{bar:40.cyan/blue} {pos}/{len} runs  {elapsed_precise} eta {eta}  {msg}",
-                )
-                .expect("valid template"),
+                ProgressStyle::with_template("{bar:40.cyan/blue} {pos}/{len} runs  {elapsed_precise} eta {eta}  {msg}")
+                    .expect("valid template"),
             );
             b
         });
         let plain = (mode == ProgressMode::Plain).then(|| Mutex::new((Instant::now(), 0)));
-        Progress {
-            bar,
-            plain,
-            total,
-            start: Instant::now(),
-        }
+        Progress { bar, plain, total, start: Instant::now() }
     }
 
     /// One run finished.
@@ -62,12 +55,7 @@ impl Progress {
             // At most one line every 2 s, plus the last one.
             if g.1 == self.total || g.0.elapsed() >= Duration::from_secs(2) {
                 g.0 = Instant::now();
-                eprintln!(
-                    "{}/{} runs done ({:.1}s)",
-                    g.1,
-                    self.total,
-                    self.start.elapsed().as_secs_f64()
-                );
+                eprintln!("{}/{} runs done ({:.1}s)", g.1, self.total, self.start.elapsed().as_secs_f64());
             }
         }
     }

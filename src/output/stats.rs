@@ -2,9 +2,8 @@
 
 /// Two-sided 97.5% quantiles of Student's t for 1..=30 degrees of freedom.
 const T975: [f64; 30] = [
-    12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160,
-    2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056,
-    2.052, 2.048, 2.045, 2.042,
+    12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131, 2.120,
+    2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042,
 ];
 
 pub fn t975(df: usize) -> f64 {
@@ -14,8 +13,7 @@ pub fn t975(df: usize) -> f64 {
         // Cornish-Fisher expansion around the normal quantile; error < 1e-4 for df > 30.
         _ => {
             let (z, v) = (1.959964f64, df as f64);
-            z + (z.powi(3) + z) / (4.0 * v)
-                + (5.0 * z.powi(5) + 16.0 * z.powi(3) + 3.0 * z) / (96.0 * v * v)
+            z + (z.powi(3) + z) / (4.0 * v) + (5.0 * z.powi(5) + 16.0 * z.powi(3) + 3.0 * z) / (96.0 * v * v)
         }
     }
 }
@@ -37,21 +35,11 @@ pub fn summarize(xs: &[f64]) -> Option<Summary> {
     }
     let mean = xs.iter().sum::<f64>() / n as f64;
     if n == 1 {
-        return Some(Summary {
-            n,
-            mean,
-            std: None,
-            ci95: None,
-        });
+        return Some(Summary { n, mean, std: None, ci95: None });
     }
     let var = xs.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (n - 1) as f64;
     let std = var.sqrt();
-    Some(Summary {
-        n,
-        mean,
-        std: Some(std),
-        ci95: Some(t975(n - 1) * std / (n as f64).sqrt()),
-    })
+    Some(Summary { n, mean, std: Some(std), ci95: Some(t975(n - 1) * std / (n as f64).sqrt()) })
 }
 
 #[cfg(test)]

@@ -16,8 +16,7 @@ pub const CONFIG_FILE: &str = "config.toml";
 
 /// The keys that become parameter columns (everything but the structural ones).
 pub fn param_keys() -> impl Iterator<Item = &'static crate::config::schema::KeySpec> {
-    KEYS.iter()
-        .filter(|k| !matches!(k.path, "name" | "run.seeds" | "run.seed_index"))
+    KEYS.iter().filter(|k| !matches!(k.path, "name" | "run.seeds" | "run.seed_index"))
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -31,16 +30,10 @@ pub struct RunStatus {
 impl RunStatus {
     pub fn to_toml(&self) -> String {
         let mut t = toml::Table::new();
-        t.insert(
-            "status".into(),
-            toml::Value::String(if self.finished { "finished" } else { "failed" }.into()),
-        );
+        t.insert("status".into(), toml::Value::String(if self.finished { "finished" } else { "failed" }.into()));
         t.insert("reason".into(), toml::Value::String(self.reason.clone()));
         t.insert("wall_s".into(), toml::Value::Float(self.wall_s));
-        t.insert(
-            "last_change_step".into(),
-            toml::Value::Integer(self.last_change_step as i64),
-        );
+        t.insert("last_change_step".into(), toml::Value::Integer(self.last_change_step as i64));
         toml::to_string(&t).expect("plain values")
     }
 
@@ -87,23 +80,11 @@ impl RunRecord {
 
 fn read_points(path: &Path) -> Result<Vec<Point>, String> {
     let mut rdr = csv::Reader::from_path(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let headers = rdr
-        .headers()
-        .map_err(|e| format!("{}: {e}", path.display()))?
-        .clone();
-    let col = |name: &str| {
-        headers
-            .iter()
-            .position(|h| h == name)
-            .ok_or(format!("{}: no column {name}", path.display()))
-    };
-    let (cs, cg, cl, ca, cal) = (
-        col("step")?,
-        col("gap")?,
-        col("gap_latent")?,
-        col("gap_avg")?,
-        col("gap_avg_latent")?,
-    );
+    let headers = rdr.headers().map_err(|e| format!("{}: {e}", path.display()))?.clone();
+    let col =
+        |name: &str| headers.iter().position(|h| h == name).ok_or(format!("{}: no column {name}", path.display()));
+    let (cs, cg, cl, ca, cal) =
+        (col("step")?, col("gap")?, col("gap_latent")?, col("gap_avg")?, col("gap_avg_latent")?);
     let mut out = Vec::new();
     for rec in rdr.records() {
         let rec = rec.map_err(|e| format!("{}: {e}", path.display()))?;
@@ -112,15 +93,11 @@ fn read_points(path: &Path) -> Result<Vec<Point>, String> {
             if s.is_empty() {
                 Ok(None)
             } else {
-                s.parse()
-                    .map(Some)
-                    .map_err(|_| format!("{}: bad number {s:?}", path.display()))
+                s.parse().map(Some).map_err(|_| format!("{}: bad number {s:?}", path.display()))
             }
         };
         out.push(Point {
-            step: rec[cs]
-                .parse()
-                .map_err(|_| format!("{}: bad step", path.display()))?,
+            step: rec[cs].parse().map_err(|_| format!("{}: bad step", path.display()))?,
             gap: num(cg)?.unwrap_or(f64::NAN),
             gap_latent: num(cl)?,
             gap_avg: num(ca)?.unwrap_or(f64::NAN),
@@ -133,36 +110,24 @@ fn read_points(path: &Path) -> Result<Vec<Point>, String> {
 /// Read every run folder under `dir`. Folders that are not complete runs (no status,
 /// unreadable config) are reported in the second list and left alone.
 pub fn collect(dir: &Path) -> Result<(Vec<RunRecord>, Vec<String>), String> {
-    let entries = std::fs::read_dir(dir)
-        .map_err(|e| format!("{}: cannot read folder: {e}", dir.display()))?;
+    let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: cannot read folder: {e}", dir.display()))?;
     let mut dirs: Vec<PathBuf> = entries
         .filter_map(|e| e.ok())
         .map(|e| e.path())
-        .filter(|p| {
-            p.is_dir()
-                && !p
-                    .file_name()
-                    .is_some_and(|n| n.to_string_lossy().starts_with('.'))
-        })
+        .filter(|p| p.is_dir() && !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')))
         .collect();
     dirs.sort();
     let mut records = Vec::new();
     let mut skipped = Vec::new();
     for d in dirs {
         let Some(status) = RunStatus::read(&d) else {
-            skipped.push(format!(
-                "{}: no readable {STATUS_FILE}, not a run folder",
-                d.display()
-            ));
+            skipped.push(format!("{}: no readable {STATUS_FILE}, not a run folder", d.display()));
             continue;
         };
         let spec = match crate::config::load_sweep(&d.join(CONFIG_FILE), &[]) {
             Ok(s) if s.runs.len() == 1 => s.runs.into_iter().next().unwrap(),
             Ok(_) => {
-                skipped.push(format!(
-                    "{}: {CONFIG_FILE} is not a single run",
-                    d.display()
-                ));
+                skipped.push(format!("{}: {CONFIG_FILE} is not a single run", d.display()));
                 continue;
             }
             Err(e) => {
@@ -177,11 +142,7 @@ pub fn collect(dir: &Path) -> Result<(Vec<RunRecord>, Vec<String>), String> {
                 continue;
             }
         };
-        records.push(RunRecord {
-            spec,
-            status,
-            points,
-        });
+        records.push(RunRecord { spec, status, points });
     }
     records.sort_by(|a, b| cmp_params(&a.spec, &b.spec, true));
     Ok((records, skipped))
@@ -219,9 +180,7 @@ fn cmp_params(a: &RunSpec, b: &RunSpec, with_seed: bool) -> Ordering {
 }
 
 fn param_cells(spec: &RunSpec) -> Vec<String> {
-    param_keys()
-        .map(|k| spec.param(k.path).map(|v| v.canon()).unwrap_or_default())
-        .collect()
+    param_keys().map(|k| spec.param(k.path).map(|v| v.canon()).unwrap_or_default()).collect()
 }
 
 /// runs.csv: one row per run folder. `wall_s` is the only column that differs between
@@ -230,30 +189,13 @@ pub fn runs_csv(records: &[RunRecord]) -> String {
     let mut w = csv::Writer::from_writer(vec![]);
     let mut header = vec!["id".to_string(), "sweep".into()];
     header.extend(param_keys().map(|k| k.column.to_string()));
-    header.extend(
-        [
-            "seed",
-            "status",
-            "reason",
-            "wall_s",
-            "last_change_step",
-            "final_gap",
-        ]
-        .map(String::from),
-    );
+    header.extend(["seed", "status", "reason", "wall_s", "last_change_step", "final_gap"].map(String::from));
     w.write_record(&header).unwrap();
     for r in records {
         let mut row = vec![r.spec.id.clone(), r.spec.sweep.clone()];
         row.extend(param_cells(&r.spec));
         row.push(r.spec.seed_index.to_string());
-        row.push(
-            if r.status.finished {
-                "finished"
-            } else {
-                "failed"
-            }
-            .into(),
-        );
+        row.push(if r.status.finished { "finished" } else { "failed" }.into());
         row.push(r.status.reason.clone());
         row.push(format!("{:.3}", r.status.wall_s));
         row.push(r.status.last_change_step.to_string());
@@ -275,22 +217,14 @@ pub struct Group {
     pub tail_gap_avg_latent: Option<Summary>,
 }
 
-pub const STAT_NAMES: &[&str] = &[
-    "final_gap",
-    "tail_gap",
-    "tail_gap_latent",
-    "tail_gap_avg",
-    "tail_gap_avg_latent",
-];
+pub const STAT_NAMES: &[&str] = &["final_gap", "tail_gap", "tail_gap_latent", "tail_gap_avg", "tail_gap_avg_latent"];
 
 pub fn group(records: &[RunRecord]) -> Vec<Group> {
     let mut out = Vec::new();
     let mut i = 0;
     while i < records.len() {
         let mut j = i + 1;
-        while j < records.len()
-            && cmp_params(&records[i].spec, &records[j].spec, false) == Ordering::Equal
-        {
+        while j < records.len() && cmp_params(&records[i].spec, &records[j].spec, false) == Ordering::Equal {
             j += 1;
         }
         let runs: Vec<&RunRecord> = records[i..j].iter().filter(|r| r.status.finished).collect();
@@ -327,13 +261,7 @@ pub fn summary_csv(groups: &[Group]) -> String {
         row.extend(param_cells(&g.spec));
         row.push(g.n.to_string());
         row.push(g.n_failed.to_string());
-        for s in [
-            g.final_gap,
-            g.tail_gap,
-            g.tail_gap_latent,
-            g.tail_gap_avg,
-            g.tail_gap_avg_latent,
-        ] {
+        for s in [g.final_gap, g.tail_gap, g.tail_gap_latent, g.tail_gap_avg, g.tail_gap_avg_latent] {
             row.push(s.map(|s| fmt_f64(s.mean)).unwrap_or_default());
             row.push(fmt_opt(s.and_then(|s| s.std)));
             row.push(fmt_opt(s.and_then(|s| s.ci95)));

@@ -6,11 +6,7 @@ use super::summary::{param_keys, Group};
 fn cell(s: Option<Summary>) -> String {
     match s {
         None => "-".into(),
-        Some(Summary {
-            mean,
-            ci95: Some(ci),
-            ..
-        }) => format!("{mean:.3e} ± {ci:.1e}"),
+        Some(Summary { mean, ci95: Some(ci), .. }) => format!("{mean:.3e} ± {ci:.1e}"),
         Some(Summary { mean, .. }) => format!("{mean:.3e}"),
     }
 }
@@ -23,11 +19,8 @@ pub fn floor_table(groups: &[Group]) -> String {
         .filter(|k| k.path != "quant.method")
         .filter(|k| {
             // Varies among the runs that use it (fp has no delta: that is not variation).
-            let vals: std::collections::BTreeSet<String> = groups
-                .iter()
-                .filter_map(|g| g.spec.param(k.path))
-                .map(|v| v.canon())
-                .collect();
+            let vals: std::collections::BTreeSet<String> =
+                groups.iter().filter_map(|g| g.spec.param(k.path)).map(|v| v.canon()).collect();
             vals.len() > 1
         })
         .collect();
@@ -37,42 +30,19 @@ pub fn floor_table(groups: &[Group]) -> String {
     let mut rows = vec![header];
     for g in groups {
         let mut r = vec![g.spec.method.name().to_string()];
-        if let crate::method::Method::Bc {
-            rounding: crate::method::Rounding::Stochastic,
-            ..
-        } = g.spec.method
-        {
+        if let crate::method::Method::Bc { rounding: crate::method::Rounding::Stochastic, .. } = g.spec.method {
             r[0] = "bc(sr)".into();
         }
-        r.extend(varying.iter().map(|k| {
-            g.spec
-                .param(k.path)
-                .map(|v| v.canon())
-                .unwrap_or_else(|| "-".into())
-        }));
-        let n = if g.n_failed > 0 {
-            format!("{} ({} failed)", g.n, g.n_failed)
-        } else {
-            g.n.to_string()
-        };
-        r.extend([
-            n,
-            cell(g.tail_gap),
-            cell(g.tail_gap_latent),
-            cell(g.tail_gap_avg),
-        ]);
+        r.extend(varying.iter().map(|k| g.spec.param(k.path).map(|v| v.canon()).unwrap_or_else(|| "-".into())));
+        let n = if g.n_failed > 0 { format!("{} ({} failed)", g.n, g.n_failed) } else { g.n.to_string() };
+        r.extend([n, cell(g.tail_gap), cell(g.tail_gap_latent), cell(g.tail_gap_avg)]);
         rows.push(r);
     }
-    let widths: Vec<usize> = (0..rows[0].len())
-        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
-        .collect();
+    let widths: Vec<usize> =
+        (0..rows[0].len()).map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0)).collect();
     let mut out = String::new();
     for r in &rows {
-        let line: Vec<String> = r
-            .iter()
-            .zip(&widths)
-            .map(|(s, w)| format!("{s:<w$}"))
-            .collect();
+        let line: Vec<String> = r.iter().zip(&widths).map(|(s, w)| format!("{s:<w$}")).collect();
         out.push_str(line.join("  ").trim_end());
         out.push('\n');
     }

@@ -16,18 +16,9 @@ pub fn build(x: Array2<f64>, y: Vec<f64>, lambda: f64) -> Result<ConvexProblem, 
     let yv = ndarray::ArrayView1::from(&y);
     let b = x.t().dot(&yv) / m as f64;
     let h: Vec<f64> = h.iter().copied().collect();
-    let w_star = cholesky_solve(&h, b.as_slice().unwrap()).map_err(|e| {
-        format!("least squares has no unique minimiser ({e}); use samples >= dim or lambda > 0")
-    })?;
-    let mut p = ConvexProblem {
-        loss: Loss::Squared,
-        x,
-        y,
-        lambda,
-        w_star,
-        f_star: 0.0,
-        hessian: Some(h),
-    };
+    let w_star = cholesky_solve(&h, b.as_slice().unwrap())
+        .map_err(|e| format!("least squares has no unique minimiser ({e}); use samples >= dim or lambda > 0"))?;
+    let mut p = ConvexProblem { loss: Loss::Squared, x, y, lambda, w_star, f_star: 0.0, hessian: Some(h) };
     p.f_star = p.loss(&p.w_star.clone());
     Ok(p)
 }
@@ -40,13 +31,7 @@ mod tests {
 
     #[test]
     fn minimiser_has_zero_gradient_and_gap_is_consistent() {
-        let spec = SyntheticSpec {
-            dim: 8,
-            samples: 50,
-            noise: 0.3,
-            cond: 10.0,
-            target: Target::Regression,
-        };
+        let spec = SyntheticSpec { dim: 8, samples: 50, noise: 0.3, cond: 10.0, target: Target::Regression };
         let ds = generate(&spec, 1);
         let p = build(ds.x, ds.y, 0.01).unwrap();
         let mut g = vec![0.0; 8];
@@ -60,13 +45,7 @@ mod tests {
 
     #[test]
     fn singular_problem_is_an_error() {
-        let spec = SyntheticSpec {
-            dim: 10,
-            samples: 5,
-            noise: 0.0,
-            cond: 1.0,
-            target: Target::Regression,
-        };
+        let spec = SyntheticSpec { dim: 10, samples: 5, noise: 0.0, cond: 1.0, target: Target::Regression };
         let ds = generate(&spec, 1);
         assert!(build(ds.x, ds.y, 0.0).is_err());
     }

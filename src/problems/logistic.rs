@@ -13,15 +13,7 @@ pub fn build(x: Array2<f64>, y: Vec<f64>, lambda: f64) -> Result<ConvexProblem, 
         return Err("logistic regression needs lambda > 0 (strong convexity)".into());
     }
     let d = x.ncols();
-    let mut p = ConvexProblem {
-        loss: Loss::Logistic,
-        x,
-        y,
-        lambda,
-        w_star: vec![0.0; d],
-        f_star: 0.0,
-        hessian: None,
-    };
+    let mut p = ConvexProblem { loss: Loss::Logistic, x, y, lambda, w_star: vec![0.0; d], f_star: 0.0, hessian: None };
     p.w_star = newton(&p)?;
     p.f_star = p.loss(&p.w_star);
     Ok(p)
@@ -76,9 +68,7 @@ fn newton(p: &ConvexProblem) -> Result<Vec<f64>, String> {
     if gnorm < GRAD_TOL {
         Ok(w)
     } else {
-        Err(format!(
-            "Newton's method did not reach gradient norm {GRAD_TOL:e} (got {gnorm:e})"
-        ))
+        Err(format!("Newton's method did not reach gradient norm {GRAD_TOL:e} (got {gnorm:e})"))
     }
 }
 
@@ -89,13 +79,7 @@ mod tests {
 
     #[test]
     fn newton_reaches_gradient_norm_below_1e_12() {
-        let spec = SyntheticSpec {
-            dim: 20,
-            samples: 400,
-            noise: 0.1,
-            cond: 10.0,
-            target: Target::Classification,
-        };
+        let spec = SyntheticSpec { dim: 20, samples: 400, noise: 0.1, cond: 10.0, target: Target::Classification };
         let ds = generate(&spec, 3);
         let p = build(ds.x, ds.y, 1e-3).unwrap();
         let mut g = vec![0.0; 20];
@@ -111,13 +95,7 @@ mod tests {
 
     #[test]
     fn zero_lambda_is_rejected() {
-        let spec = SyntheticSpec {
-            dim: 2,
-            samples: 10,
-            noise: 0.0,
-            cond: 1.0,
-            target: Target::Classification,
-        };
+        let spec = SyntheticSpec { dim: 2, samples: 10, noise: 0.0, cond: 1.0, target: Target::Classification };
         let ds = generate(&spec, 3);
         assert!(build(ds.x, ds.y, 0.0).is_err());
     }

@@ -53,11 +53,7 @@ impl ConvexProblem {
                 let t = -y * z;
                 // log(1 + e^t) and its derivative sigmoid(t), stable for large |t|.
                 let l = t.max(0.0) + (-t.abs()).exp().ln_1p();
-                let s = if t >= 0.0 {
-                    1.0 / (1.0 + (-t).exp())
-                } else {
-                    t.exp() / (1.0 + t.exp())
-                };
+                let s = if t >= 0.0 { 1.0 / (1.0 + (-t).exp()) } else { t.exp() / (1.0 + t.exp()) };
                 (l, -y * s)
             }
         }
@@ -110,11 +106,7 @@ impl ConvexProblem {
 
     /// Distance to the minimiser.
     pub fn dist(&self, w: &[f64]) -> f64 {
-        w.iter()
-            .zip(&self.w_star)
-            .map(|(a, b)| (a - b) * (a - b))
-            .sum::<f64>()
-            .sqrt()
+        w.iter().zip(&self.w_star).map(|(a, b)| (a - b) * (a - b)).sum::<f64>().sqrt()
     }
 }
 

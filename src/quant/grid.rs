@@ -34,45 +34,25 @@ impl Grid {
 
     pub fn binary(scale: f64) -> Result<Grid, String> {
         positive("scale", scale)?;
-        Ok(Grid {
-            delta: 2.0 * scale,
-            origin: -scale,
-            lo: -scale,
-            hi: scale,
-        })
+        Ok(Grid { delta: 2.0 * scale, origin: -scale, lo: -scale, hi: scale })
     }
 
     pub fn ternary(scale: f64) -> Result<Grid, String> {
         positive("scale", scale)?;
-        Ok(Grid {
-            delta: scale,
-            origin: 0.0,
-            lo: -scale,
-            hi: scale,
-        })
+        Ok(Grid { delta: scale, origin: 0.0, lo: -scale, hi: scale })
     }
 
     pub fn fixed(delta: f64, range: Option<f64>) -> Result<Grid, String> {
         positive("delta", delta)?;
         match range {
-            None => Ok(Grid {
-                delta,
-                origin: 0.0,
-                lo: f64::NEG_INFINITY,
-                hi: f64::INFINITY,
-            }),
+            None => Ok(Grid { delta, origin: 0.0, lo: f64::NEG_INFINITY, hi: f64::INFINITY }),
             Some(r) => {
                 positive("range", r)?;
                 let k = (r / delta + 1e-9).floor();
                 if k < 1.0 {
                     return Err(format!("range {r} is smaller than delta {delta}"));
                 }
-                Ok(Grid {
-                    delta,
-                    origin: 0.0,
-                    lo: -k * delta,
-                    hi: k * delta,
-                })
+                Ok(Grid { delta, origin: 0.0, lo: -k * delta, hi: k * delta })
             }
         }
     }
@@ -83,12 +63,7 @@ impl Grid {
         }
         positive("range", range)?;
         let levels = (1u64 << bits) as f64;
-        Ok(Grid {
-            delta: 2.0 * range / (levels - 1.0),
-            origin: -range,
-            lo: -range,
-            hi: range,
-        })
+        Ok(Grid { delta: 2.0 * range / (levels - 1.0), origin: -range, lo: -range, hi: range })
     }
 
     pub fn is_bounded(&self) -> bool {

@@ -156,15 +156,9 @@ mod tests {
             let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
             let p = w / delta - (w / delta).floor();
             let want_var = delta * delta * p * (1.0 - p);
-            assert!(
-                (mean - w).abs() < 5.0 * delta * 0.5 / (n as f64).sqrt(),
-                "w={w} mean={mean}"
-            );
+            assert!((mean - w).abs() < 5.0 * delta * 0.5 / (n as f64).sqrt(), "w={w} mean={mean}");
             let rel_se = (1.0 - 2.0 * p).abs() / (n as f64 * p * (1.0 - p)).sqrt();
-            assert!(
-                (var / want_var - 1.0).abs() < 5.0 * rel_se + 1e-3,
-                "w={w} var={var} want={want_var}"
-            );
+            assert!((var / want_var - 1.0).abs() < 5.0 * rel_se + 1e-3, "w={w} var={var} want={want_var}");
             // Every value is one of the two neighbouring grid points.
             let f = (w / delta).floor();
             assert!(xs.iter().all(|x| {
@@ -193,11 +187,7 @@ mod tests {
         let n = 200_000;
         let mut xs = vec![0.5f64; n];
         round_stochastic::<f64>(&g, &mut xs, 5);
-        let c: f64 = xs
-            .windows(2)
-            .map(|w| (w[0] - 0.5) * (w[1] - 0.5))
-            .sum::<f64>()
-            / (n - 1) as f64;
+        let c: f64 = xs.windows(2).map(|w| (w[0] - 0.5) * (w[1] - 0.5)).sum::<f64>() / (n - 1) as f64;
         // Each product is +-0.25 with mean 0: std of the mean is 0.25 / sqrt(n).
         assert!(c.abs() < 5.0 * 0.25 / (n as f64).sqrt(), "corr={c}");
         let mut ys = vec![0.5f64; n];

@@ -24,6 +24,8 @@ pub struct Options {
     pub out: PathBuf,
     pub jobs: usize,
     pub progress: ProgressMode,
+    /// Print nothing but errors.
+    pub quiet: bool,
 }
 
 /// What happened to one sweep.
@@ -40,15 +42,11 @@ pub struct SweepReport {
 
 /// A folder for the sweep that we can write to; leftovers of interrupted runs removed.
 fn prepare_dir(dir: &Path) -> Result<(), String> {
-    std::fs::create_dir_all(dir)
-        .map_err(|e| format!("{}: cannot create output folder: {e}", dir.display()))?;
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: cannot create output folder: {e}", dir.display()))?;
     let probe = dir.join(".write-probe");
-    std::fs::write(&probe, b"")
-        .map_err(|e| format!("{}: output folder is not writable: {e}", dir.display()))?;
+    std::fs::write(&probe, b"").map_err(|e| format!("{}: output folder is not writable: {e}", dir.display()))?;
     let _ = std::fs::remove_file(probe);
-    for e in std::fs::read_dir(dir)
-        .map_err(|e| format!("{}: cannot read output folder: {e}", dir.display()))?
-        .flatten()
+    for e in std::fs::read_dir(dir).map_err(|e| format!("{}: cannot read output folder: {e}", dir.display()))?.flatten()
     {
         if e.file_name().to_string_lossy().starts_with(".tmp-") {
             let _ = std::fs::remove_dir_all(e.path());
@@ -114,28 +112,22 @@ pub fn run(sweeps: &[Sweep], opts: &Options) -> Result<Vec<SweepReport>, Error> 
                 todo.push((i, r));
             }
         }
+        if opts.quiet {
+            continue;
+        }
         println!(
             "{}: {} runs -> {}{}",
             s.def.name,
             s.runs.len(),
             dirs[i].display(),
-            if skipped[i] > 0 {
-                format!(" ({} already finished, skipped)", skipped[i])
-            } else {
-                String::new()
-            }
+            if skipped[i] > 0 { format!(" ({} already finished, skipped)", skipped[i]) } else { String::new() }
         );
     }
 
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(opts.jobs)
         .build()
-        .map_err(|e| {
-            Error::input(format!(
-                "--jobs {}: cannot start the thread pool: {e}",
-                opts.jobs
-            ))
-        })?;
+        .map_err(|e| Error::input(format!("--jobs {}: cannot start the thread pool: {e}", opts.jobs)))?;
 
     // Each problem instance (data set + optimum) is built once and shared.
     let mut keys: Vec<&RunSpec> = Vec::new();
@@ -145,19 +137,10 @@ pub fn run(sweeps: &[Sweep], opts: &Options) -> Result<Vec<SweepReport>, Error> 
             keys.push(r);
         }
     }
-    tracing::debug!(
-        instances = keys.len(),
-        runs = todo.len(),
-        "building problem instances"
-    );
+    tracing::debug!(instances = keys.len(), runs = todo.len(), "building problem instances");
     let problems: HashMap<&str, Result<Arc<ConvexProblem>, String>> = pool.install(|| {
         keys.par_iter()
-            .map(|r| {
-                (
-                    r.problem_key.as_str(),
-                    crate::problems::build(&r.problem, r.seeds.data).map(Arc::new),
-                )
-            })
+            .map(|r| (r.problem_key.as_str(), crate::problems::build(&r.problem, r.seeds.data).map(Arc::new)))
             .collect()
     });
 
@@ -206,10 +189,8 @@ pub fn run(sweeps: &[Sweep], opts: &Options) -> Result<Vec<SweepReport>, Error> 
 
     let mut reports = Vec::new();
     for (i, s) in sweeps.iter().enumerate() {
-        let (ran, failed) = results
-            .iter()
-            .filter(|(j, _)| *j == i)
-            .fold((0, 0), |(r, f), (_, ok)| (r + 1, f + !ok as usize));
+        let (ran, failed) =
+            results.iter().filter(|(j, _)| *j == i).fold((0, 0), |(r, f), (_, ok)| (r + 1, f + !ok as usize));
         let (groups, warnings) = summary::rebuild(&dirs[i]).map_err(Error::input)?;
         reports.push(SweepReport {
             name: s.def.name.clone(),

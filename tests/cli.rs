@@ -1,0 +1,264 @@
+//! End-to-end runs of the binary on small configs.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const TINY: &str = r#"
+name = "tiny"
+[problem]
+dim = 5
+samples = 100
+[quant]
+method = ["fp", "r", "sr", "bc"]
+delta = 0.1
+[optim]
+lr = [0.05, 0.01]
+batch = 4
+[run]
+steps = 400
+seeds = 2
+log_every = 50
+"#;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_qnet-exp"))
+}
+
+fn qnet(args: &[&str], cwd: &Path) -> Output {
+    bin().args(args).current_dir(cwd).output().unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn setup(config: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("tiny.toml");
+    std::fs::write(&cfg, config).unwrap();
+    (dir, cfg)
+}
+
+fn run_dirs(sweep: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> =
+        std::fs::read_dir(sweep).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_dir()).collect();
+    v.sort();
+    v
+}
+
+/// Every file of a sweep folder, runs.csv without its wall_s column.
+fn snapshot(sweep: &Path) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for d in run_dirs(sweep) {
+        for f in ["metrics.csv", "config.toml"] {
+            let name = format!("{}/{f}", d.file_name().unwrap().to_string_lossy());
+            out.push((name, std::fs::read_to_string(d.join(f)).unwrap()));
+        }
+    }
+    out.push(("summary.csv".into(), std::fs::read_to_string(sweep.join("summary.csv")).unwrap()));
+    let runs = std::fs::read_to_string(sweep.join("runs.csv")).unwrap();
+    let mut rdr = csv::Reader::from_reader(runs.as_bytes());
+    let wall = rdr.headers().unwrap().iter().position(|h| h == "wall_s").unwrap();
+    let rows: Vec<String> = rdr
+        .records()
+        .map(|r| {
+            r.unwrap()
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| *i != wall)
+                .map(|(_, c)| c.to_string())
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .collect();
+    out.push(("runs.csv".into(), rows.join("\n")));
+    out
+}
+
+#[test]
+fn run_writes_the_documented_files_and_columns() {
+    let (dir, cfg) = setup(TINY);
+    let o = qnet(&["run", cfg.to_str().unwrap(), "--out", "out", "--progress", "none"], dir.path());
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let stdout = text(&o.stdout);
+    assert!(stdout.starts_with("tiny: 16 runs -> out/tiny"), "{stdout}");
+    assert!(stdout.contains("tail-mean gap"), "{stdout}");
+    let sweep = dir.path().join("out/tiny");
+    let runs = std::fs::read_to_string(sweep.join("runs.csv")).unwrap();
+    let header = runs.lines().next().unwrap();
+    for col in [
+        "id",
+        "sweep",
+        "problem",
+        "dim",
+        "method",
+        "delta",
+        "lr",
+        "batch",
+        "seed",
+        "status",
+        "wall_s",
+        "last_change_step",
+    ] {
+        assert!(header.split(',').any(|h| h == col), "runs.csv lacks {col}: {header}");
+    }
+    assert_eq!(runs.lines().count(), 1 + 16);
+    assert!(runs.lines().skip(1).all(|l| l.contains(",finished,")));
+    let summary = std::fs::read_to_string(sweep.join("summary.csv")).unwrap();
+    assert_eq!(summary.lines().count(), 1 + 8);
+    let sh = summary.lines().next().unwrap();
+    for col in [
+        "n",
+        "final_gap_mean",
+        "final_gap_std",
+        "final_gap_ci95",
+        "tail_gap_mean",
+        "tail_gap_ci95",
+        "tail_gap_latent_mean",
+        "tail_gap_avg_mean",
+    ] {
+        assert!(sh.split(',').any(|h| h == col), "summary.csv lacks {col}");
+    }
+    let dirs = run_dirs(&sweep);
+    assert_eq!(dirs.len(), 16);
+    let m = std::fs::read_to_string(dirs[0].join("metrics.csv")).unwrap();
+    assert_eq!(
+        m.lines().next().unwrap(),
+        "step,epoch,lr,loss,gap,gap_latent,gap_avg,gap_avg_latent,dist,changed_frac,subcell_frac,grad_norm"
+    );
+    // Step 0, every 50 steps, and the last step.
+    assert_eq!(m.lines().count(), 1 + 1 + 8);
+    assert!(dirs[0].join("config.toml").is_file());
+    // No temporary files left behind.
+    assert!(std::fs::read_dir(&sweep).unwrap().all(|e| !e.unwrap().file_name().to_string_lossy().starts_with('.')));
+}
+
+#[test]
+fn results_are_byte_identical_across_job_counts_and_invocations() {
+    let (dir, cfg) = setup(TINY);
+    let c = cfg.to_str().unwrap();
+    for (out, jobs) in [("a", "1"), ("b", "2"), ("c", "2")] {
+        let o = qnet(&["run", c, "--out", out, "--jobs", jobs, "-q"], dir.path());
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        assert!(o.stdout.is_empty() && o.stderr.is_empty(), "-q must print nothing");
+    }
+    let a = snapshot(&dir.path().join("a/tiny"));
+    assert_eq!(a, snapshot(&dir.path().join("b/tiny")));
+    assert_eq!(a, snapshot(&dir.path().join("c/tiny")));
+}
+
+#[test]
+fn plan_prints_the_runs_and_their_count() {
+    let (dir, cfg) = setup(TINY);
+    let o = qnet(&["plan", cfg.to_str().unwrap()], dir.path());
+    assert!(o.status.success());
+    let out = text(&o.stdout);
+    // fp: 2 lr x 2 seeds; r, sr, bc: 3 x 2 lr x 2 seeds.
+    assert!(out.starts_with("# tiny ("), "{out}");
+    assert!(out.lines().next().unwrap().ends_with(": 16 runs") || out.contains(": 16 runs"), "{out}");
+    assert_eq!(out.lines().filter(|l| !l.starts_with('#')).count(), 16);
+    assert!(!dir.path().join("results").exists(), "plan must not write anything");
+    let o = qnet(&["plan", cfg.to_str().unwrap(), "--set", "optim.lr=0.1", "--seeds", "5"], dir.path());
+    assert!(text(&o.stdout).contains(": 20 runs"), "{}", text(&o.stdout));
+}
+
+#[test]
+fn rerun_skips_finished_runs_and_completes_missing_ones() {
+    let (dir, cfg) =
+        setup(TINY.replace("method = [\"fp\", \"r\", \"sr\", \"bc\"]", "method = [\"fp\", \"sr\"]").as_str());
+    let c = cfg.to_str().unwrap();
+    let o = qnet(&["run", c, "--progress", "none"], dir.path());
+    assert!(o.status.success());
+    let sweep = dir.path().join("results/tiny");
+    let before = snapshot(&sweep);
+    // Simulate an interrupted sweep: one run folder missing, one half-written temp folder.
+    let victim = run_dirs(&sweep)[3].clone();
+    std::fs::remove_dir_all(&victim).unwrap();
+    std::fs::create_dir(sweep.join(".tmp-sr-000000000000")).unwrap();
+    let o = qnet(&["run", c, "--progress", "none"], dir.path());
+    assert!(o.status.success());
+    let out = text(&o.stdout);
+    assert!(out.contains("(7 already finished, skipped)"), "{out}");
+    assert!(out.contains("(1 ran, 7 skipped, 0 failed)"), "{out}");
+    assert_eq!(snapshot(&sweep), before);
+    assert!(!sweep.join(".tmp-sr-000000000000").exists());
+}
+
+#[test]
+fn summarize_reproduces_the_csvs_byte_for_byte() {
+    let (dir, cfg) = setup(TINY);
+    let o = qnet(&["run", cfg.to_str().unwrap(), "-q"], dir.path());
+    assert!(o.status.success());
+    let sweep = dir.path().join("results/tiny");
+    let summary = std::fs::read(sweep.join("summary.csv")).unwrap();
+    let runs = std::fs::read(sweep.join("runs.csv")).unwrap();
+    std::fs::remove_file(sweep.join("summary.csv")).unwrap();
+    std::fs::remove_file(sweep.join("runs.csv")).unwrap();
+    let o = qnet(&["summarize", "results/tiny"], dir.path());
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_eq!(std::fs::read(sweep.join("summary.csv")).unwrap(), summary);
+    assert_eq!(std::fs::read(sweep.join("runs.csv")).unwrap(), runs);
+    let o = qnet(&["summarize", "results/nope"], dir.path());
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o.stderr).contains("results/nope: no such sweep folder"));
+}
+
+#[test]
+fn diverging_runs_are_marked_failed_and_the_exit_code_is_1() {
+    let (dir, cfg) = setup(&TINY.replace("lr = [0.05, 0.01]", "lr = [0.05, 500.0]"));
+    let o = qnet(&["run", cfg.to_str().unwrap(), "--progress", "none"], dir.path());
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    assert!(text(&o.stderr).contains("run(s) failed"), "{}", text(&o.stderr));
+    let runs = std::fs::read_to_string(dir.path().join("results/tiny/runs.csv")).unwrap();
+    let failed = runs.lines().filter(|l| l.contains(",failed,diverged: loss = ")).count();
+    let finished = runs.lines().filter(|l| l.contains(",finished,")).count();
+    assert!(failed > 0 && finished == 8, "{runs}");
+    let summary = std::fs::read_to_string(dir.path().join("results/tiny/summary.csv")).unwrap();
+    assert_eq!(summary.lines().count(), 1 + 8);
+}
+
+fn assert_bad_input(o: &Output, needle: &str) {
+    assert_eq!(o.status.code(), Some(2), "stderr: {}", text(&o.stderr));
+    let err = text(&o.stderr);
+    assert!(err.contains(needle), "expected {needle:?} in: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(o.stdout.is_empty(), "nothing on stdout for bad input: {}", text(&o.stdout));
+}
+
+#[test]
+fn bad_input_is_a_clear_error_with_exit_code_2_and_no_output() {
+    let (dir, cfg) = setup(&TINY.replace("dim = 5", "dmi = 5").replace("delta = 0.1", "delta = \"small\""));
+    let c = cfg.to_str().unwrap();
+    let o = qnet(&["run", c], dir.path());
+    assert_bad_input(&o, "tiny.toml: problem.dmi: unknown key (did you mean problem.dim?)");
+    assert_bad_input(&o, "tiny.toml: quant.delta: expected a number (or a list of them), found string \"small\"");
+    assert_eq!(text(&o.stderr).lines().count(), 2, "one line per error: {}", text(&o.stderr));
+    assert!(!dir.path().join("results").exists(), "nothing written for a bad config");
+
+    let o = qnet(&["run", "missing.toml"], dir.path());
+    assert_bad_input(&o, "missing.toml: cannot read config");
+
+    let (dir, cfg) = setup(TINY);
+    let c = cfg.to_str().unwrap();
+    let o = qnet(&["run", c, "--set", "optim.batch=1000"], dir.path());
+    assert_bad_input(&o, "optim.batch = 1000: larger than problem.samples = 100");
+    let o = qnet(&["run", c, "--jobs", "0"], dir.path());
+    assert_eq!(o.status.code(), Some(2));
+    let o = qnet(&["run", c, "--progress", "fancy"], dir.path());
+    assert_eq!(o.status.code(), Some(2));
+    // An output folder that cannot be created: its parent is a file.
+    std::fs::write(dir.path().join("file"), "x").unwrap();
+    let o = qnet(&["run", c, "--out", "file/sub"], dir.path());
+    assert_bad_input(&o, "file/sub/tiny: cannot create output folder");
+    // Two configs naming the same sweep would mix their results.
+    let o = qnet(&["run", c, c], dir.path());
+    assert_bad_input(&o, "both name the sweep \"tiny\"");
+}
+
+#[test]
+fn run_without_a_config_uses_the_built_in_quickstart() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = qnet(&["plan"], dir.path());
+    assert!(o.status.success());
+    assert!(text(&o.stdout).starts_with("# quickstart (built-in quickstart): 36 runs"), "{}", text(&o.stdout));
+}
