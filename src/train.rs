@@ -91,80 +91,124 @@ impl Sampler {
     }
 }
 
-/// Run one configuration to the end (or to divergence).
-pub fn train(spec: &RunSpec, problem: &ConvexProblem) -> Outcome {
-    let d = problem.dim();
-    let m = problem.samples();
-    let method = spec.method;
-    // FP never rounds; any lattice will do for it.
-    let grid = spec.grid.unwrap_or(Grid::fixed(1.0, None).expect("valid grid"));
-    let lat = Lattice::<f64>::new(&grid);
-    let mut bounds = match spec.problem.radius {
-        Some(r) => Bounds { lo: -r, hi: r },
-        None => Bounds::unbounded(),
-    };
-    if let Method::Bc { clip: true, .. } = method {
-        bounds = Bounds { lo: bounds.lo.max(grid.lo), hi: bounds.hi.min(grid.hi) };
+/// The state of one run between steps. `step` is the whole per-step work; benchmarks
+/// time exactly this.
+pub struct Trainer<'a> {
+    spec: &'a RunSpec,
+    problem: &'a ConvexProblem,
+    lat: Lattice<f64>,
+    bounds: Bounds<f64>,
+    opt: Optimizer<f64>,
+    sampler: Sampler,
+    batch: Vec<usize>,
+    g: Vec<f64>,
+    pub w: Weights<f64>,
+    /// Uniform average of the iterates w_1..w_t (and of BC's latent ones).
+    pub avg: Vec<f64>,
+    pub avg_latent: Option<Vec<f64>>,
+    /// Steps taken so far.
+    pub t: u64,
+    /// The step size of the last step.
+    pub lr: f64,
+    pub last_change: u64,
+    interval: Interval,
+}
+
+impl<'a> Trainer<'a> {
+    pub fn new(spec: &'a RunSpec, problem: &'a ConvexProblem) -> Self {
+        let d = problem.dim();
+        // FP never rounds; any lattice will do for it.
+        let grid = spec.grid.unwrap_or(Grid::fixed(1.0, None).expect("valid grid"));
+        let lat = Lattice::<f64>::new(&grid);
+        let mut bounds = match spec.problem.radius {
+            Some(r) => Bounds { lo: -r, hi: r },
+            None => Bounds::unbounded(),
+        };
+        if let Method::Bc { clip: true, .. } = spec.method {
+            bounds = Bounds { lo: bounds.lo.max(grid.lo), hi: bounds.hi.min(grid.hi) };
+        }
+        let w0: Vec<f64> = match spec.problem.init {
+            Init::Zero => vec![0.0; d],
+            Init::Normal { std } => {
+                let mut rng = seeded(spec.seeds.init);
+                (0..d).map(|_| std * rng.sample::<f64, _>(StandardNormal)).collect()
+            }
+        };
+        let w = spec.method.init(w0, &lat, bounds, draw(spec.seeds.rounding, 0));
+        Trainer {
+            spec,
+            problem,
+            lat,
+            bounds,
+            opt: Optimizer::new(spec.optim, d),
+            sampler: Sampler::new(spec.seeds.batches, problem.samples(), spec.sampling),
+            batch: vec![0; spec.batch],
+            g: vec![0.0; d],
+            avg: w.deployed.clone(),
+            avg_latent: w.latent.clone(),
+            w,
+            t: 0,
+            lr: spec.schedule.lr(spec.lr, 0),
+            last_change: 0,
+            interval: Interval::default(),
+        }
     }
 
-    let w0: Vec<f64> = match spec.problem.init {
-        Init::Zero => vec![0.0; d],
-        Init::Normal { std } => {
-            let mut rng = seeded(spec.seeds.init);
-            (0..d).map(|_| std * rng.sample::<f64, _>(StandardNormal)).collect()
-        }
-    };
-    let mut w: Weights<f64> = method.init(w0, &lat, bounds, draw(spec.seeds.rounding, 0));
-    let mut opt = Optimizer::<f64>::new(spec.optim, d);
-    let mut sampler = Sampler::new(spec.seeds.batches, m, spec.sampling);
-    let mut batch = vec![0usize; spec.batch];
-    let mut g = vec![0.0; d];
-    let mut avg = w.deployed.clone();
-    let mut avg_latent = w.latent.clone();
-    let mut prev = w.deployed.clone();
-
-    let mut rows = Vec::new();
-    let mut last_change = 0;
-    let mut interval = Interval::default();
-    let mut lr = spec.schedule.lr(spec.lr, 0);
-
-    let ctx = RowContext { problem, method, batch: spec.batch };
-    rows.push(ctx.row(0, &w, &avg, &avg_latent, lr, Interval::default(), &mut prev));
-    for t in 0..spec.steps {
-        sampler.fill(m, &mut batch);
-        problem.grad_batch(&w.deployed, &batch, &mut g);
-        interval.grad_sq += crate::linalg::norm2(&g);
-        opt.direction(&mut g);
-        lr = spec.schedule.lr(spec.lr, t);
-        let st = method.step(&mut w, &g, lr, &lat, bounds, draw(spec.seeds.rounding, t + 1));
+    /// One optimizer step: minibatch, gradient at the deployed weights, direction,
+    /// the method's update and rounding, running averages.
+    #[inline]
+    pub fn step(&mut self) {
+        let t = self.t;
+        self.sampler.fill(self.problem.samples(), &mut self.batch);
+        self.problem.grad_batch(&self.w.deployed, &self.batch, &mut self.g);
+        self.interval.grad_sq += crate::linalg::norm2(&self.g);
+        self.opt.direction(&mut self.g);
+        self.lr = self.spec.schedule.lr(self.spec.lr, t);
+        let key = draw(self.spec.seeds.rounding, t + 1);
+        let st = self.spec.method.step(&mut self.w, &self.g, self.lr, &self.lat, self.bounds, key);
         if st.changed > 0 {
-            last_change = t + 1;
+            self.last_change = t + 1;
         }
-        interval.subcell += st.subcell;
-        interval.steps += 1;
-        // Uniform average of the iterates w_1..w_t (and of BC's latent ones).
+        self.interval.subcell += st.subcell;
+        self.interval.steps += 1;
         let inv = 1.0 / (t + 1) as f64;
-        for (a, x) in avg.iter_mut().zip(&w.deployed) {
+        for (a, x) in self.avg.iter_mut().zip(&self.w.deployed) {
             *a += (x - *a) * inv;
         }
-        if let (Some(al), Some(l)) = (avg_latent.as_mut(), w.latent.as_ref()) {
+        if let (Some(al), Some(l)) = (self.avg_latent.as_mut(), self.w.latent.as_ref()) {
             for (a, x) in al.iter_mut().zip(l) {
                 *a += (x - *a) * inv;
             }
         }
-        let done = t + 1;
-        if done % spec.log_every == 0 || done == spec.steps {
-            let row = ctx.row(done, &w, &avg, &avg_latent, lr, std::mem::take(&mut interval), &mut prev);
-            let finite = row.loss.is_finite() && row.gap_latent.is_none_or(f64::is_finite);
-            let loss = row.loss;
+        self.t = t + 1;
+    }
+
+    /// The metrics row at the current point; starts a new logging interval.
+    fn row(&mut self, prev: &mut [f64]) -> Row {
+        let ctx = RowContext { problem: self.problem, method: self.spec.method, batch: self.spec.batch };
+        let iv = std::mem::take(&mut self.interval);
+        ctx.row(self.t, &self.w, &self.avg, &self.avg_latent, self.lr, iv, prev)
+    }
+}
+
+/// Run one configuration to the end (or to divergence).
+pub fn train(spec: &RunSpec, problem: &ConvexProblem) -> Outcome {
+    let mut tr = Trainer::new(spec, problem);
+    let mut prev = tr.w.deployed.clone();
+    let mut rows = vec![tr.row(&mut prev)];
+    while tr.t < spec.steps {
+        tr.step();
+        if tr.t % spec.log_every == 0 || tr.t == spec.steps {
+            let row = tr.row(&mut prev);
+            let (finite, loss) = (row.loss.is_finite() && row.gap_latent.is_none_or(f64::is_finite), row.loss);
             rows.push(row);
             if !finite {
-                let failure = Some(format!("diverged: loss = {loss} at step {done}"));
-                return Outcome { rows, failure, last_change, weights: w };
+                let failure = Some(format!("diverged: loss = {loss} at step {}", tr.t));
+                return Outcome { rows, failure, last_change: tr.last_change, weights: tr.w };
             }
         }
     }
-    Outcome { rows, failure: None, last_change, weights: w }
+    Outcome { rows, failure: None, last_change: tr.last_change, weights: tr.w }
 }
 
 /// Sums over the steps since the previous row.

@@ -90,11 +90,11 @@ def tail_mean(vals, tail=0.1):
     return sum(vals[-k:]) / k
 
 
-def run_qnet(cfg, out, env):
+def run_qnet(exe, cfg, out, env):
     if out.exists():
         shutil.rmtree(out)
     t0 = time.perf_counter()
-    subprocess.run([str(BIN), "run", str(cfg), "--out", str(out), "--jobs", "1",
+    subprocess.run([str(exe), "run", str(cfg), "--out", str(out), "--jobs", "1",
                     "--progress", "none", "-q"], check=True, env=env)
     proc_s = time.perf_counter() - t0
     res = {}
@@ -139,6 +139,10 @@ def main():
 
     tmp = Path(tempfile.mkdtemp(prefix="qnet-bench-"))
     try:
+        # A private copy, so a concurrent `cargo build` cannot swap binaries mid-benchmark.
+        exe = tmp / "qnet-exp"
+        shutil.copy2(BIN, exe)
+        ver = subprocess.run([str(exe), "--version"], capture_output=True, text=True).stdout.strip()
         cfg = tmp / "bench.toml"
         cfg.write_text(CONFIG.format(steps=a.steps, **P))
         q = {m: [] for m in METHODS}
@@ -146,7 +150,7 @@ def main():
         q_proc = []
         q_last, n_last = {}, {}
         for rep in range(a.reps):
-            res, proc_s = run_qnet(cfg, tmp / "out", env)
+            res, proc_s = run_qnet(exe, cfg, tmp / "out", env)
             q_proc.append(proc_s)
             for m in METHODS:
                 q[m].append(res[m]["wall_s"])
@@ -162,8 +166,8 @@ def main():
         shutil.rmtree(tmp, ignore_errors=True)
 
     nproc, model = machine()
-    ver = subprocess.run([str(BIN), "--version"], capture_output=True, text=True).stdout.strip()
-    print(f"machine: nproc={nproc}, CPU: {model}")
+    load = open("/proc/loadavg").read().split()[:3] if os.path.exists("/proc/loadavg") else ["?"]
+    print(f"machine: nproc={nproc}, CPU: {model}; load average after the run: {' '.join(load)}")
     print(f"{ver}; numpy {n_last['fp']['numpy']} (single-threaded BLAS); python {sys.version.split()[0]}")
     print(f"problem: least squares d={P['dim']} m={P['samples']} B={P['batch']} delta={P['delta']} "
           f"lr={P['lr']} steps={a.steps} log_every={P['log_every']}; median of {a.reps} reps"
