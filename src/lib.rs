@@ -14,6 +14,7 @@ pub mod quant;
 pub mod real;
 pub mod rng;
 pub mod sweep;
+pub mod theory;
 pub mod train;
 
 /// The quickstart sweep, built in so that `qnet-exp run` works with no file at hand.

@@ -100,3 +100,75 @@ mod tests {
         assert_eq!(quad_form(&[4.0, 2.0, 2.0, 3.0], &[1.0, -2.0]), 4.0 - 8.0 + 12.0);
     }
 }
+
+/// Eigenvalues of a symmetric row-major n x n matrix, ascending, by cyclic Jacobi
+/// rotations (accurate to a few ulps of the largest eigenvalue; O(n^3) per sweep, fine
+/// for the few hundred dimensions of the convex problems).
+pub fn sym_eigenvalues(a: &[f64], n: usize) -> Vec<f64> {
+    assert_eq!(a.len(), n * n);
+    let mut m = a.to_vec();
+    let total: f64 = m.iter().map(|x| x * x).sum::<f64>().sqrt();
+    for _sweep in 0..100 {
+        let off: f64 = (0..n)
+            .flat_map(|i| (0..n).filter(move |&j| j != i).map(move |j| (i, j)))
+            .map(|(i, j)| m[i * n + j].powi(2))
+            .sum();
+        if off.sqrt() <= 1e-15 * total.max(f64::MIN_POSITIVE) {
+            break;
+        }
+        for p in 0..n {
+            for q in p + 1..n {
+                let apq = m[p * n + q];
+                if apq == 0.0 {
+                    continue;
+                }
+                let (app, aqq) = (m[p * n + p], m[q * n + q]);
+                let theta = (aqq - app) / (2.0 * apq);
+                let t = theta.signum() / (theta.abs() + (theta * theta + 1.0).sqrt());
+                let t = if theta == 0.0 { 1.0 } else { t };
+                let c = 1.0 / (t * t + 1.0).sqrt();
+                let s = t * c;
+                for k in 0..n {
+                    let (akp, akq) = (m[k * n + p], m[k * n + q]);
+                    m[k * n + p] = c * akp - s * akq;
+                    m[k * n + q] = s * akp + c * akq;
+                }
+                for k in 0..n {
+                    let (apk, aqk) = (m[p * n + k], m[q * n + k]);
+                    m[p * n + k] = c * apk - s * aqk;
+                    m[q * n + k] = s * apk + c * aqk;
+                }
+            }
+        }
+    }
+    let mut ev: Vec<f64> = (0..n).map(|i| m[i * n + i]).collect();
+    ev.sort_by(f64::total_cmp);
+    ev
+}
+
+#[cfg(test)]
+mod eigen_tests {
+    use super::*;
+
+    #[test]
+    fn eigenvalues_of_known_matrices() {
+        // [[2, 1], [1, 2]] has eigenvalues 1 and 3.
+        let ev = sym_eigenvalues(&[2.0, 1.0, 1.0, 2.0], 2);
+        assert!((ev[0] - 1.0).abs() < 1e-14 && (ev[1] - 3.0).abs() < 1e-14, "{ev:?}");
+        // The tridiagonal [-1, 2, -1] matrix of size n: 2 - 2 cos(k pi / (n + 1)).
+        let n = 12;
+        let mut a = vec![0.0; n * n];
+        for i in 0..n {
+            a[i * n + i] = 2.0;
+            if i + 1 < n {
+                a[i * n + i + 1] = -1.0;
+                a[(i + 1) * n + i] = -1.0;
+            }
+        }
+        let ev = sym_eigenvalues(&a, n);
+        for (k, e) in ev.iter().enumerate() {
+            let want = 2.0 - 2.0 * ((k + 1) as f64 * std::f64::consts::PI / (n + 1) as f64).cos();
+            assert!((e - want).abs() < 1e-13, "{k}: {e} vs {want}");
+        }
+    }
+}

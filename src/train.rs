@@ -4,7 +4,7 @@ use rand::{Rng, RngExt};
 use rand_distr::StandardNormal;
 use rand_xoshiro::Xoshiro256PlusPlus;
 
-use crate::config::{Init, RunSpec, Sampling};
+use crate::config::{Init, Lr, RunSpec, Sampling};
 use crate::method::{Bounds, Method, Weights};
 use crate::optim::Optimizer;
 use crate::problems::ConvexProblem;
@@ -23,9 +23,13 @@ pub struct Row {
     pub gap_avg: f64,
     pub gap_avg_latent: Option<f64>,
     pub dist: f64,
+    pub dist_latent: Option<f64>,
     pub changed_frac: f64,
     pub subcell_frac: Option<f64>,
     pub grad_norm: Option<f64>,
+    /// The theory's bound on E[F(w_bar_t) - F*] for this run (see `theory`), filled in
+    /// after the run because it uses the measured G.
+    pub bound: Option<f64>,
 }
 
 pub const METRICS_COLUMNS: &[&str] = &[
@@ -38,9 +42,11 @@ pub const METRICS_COLUMNS: &[&str] = &[
     "gap_avg",
     "gap_avg_latent",
     "dist",
+    "dist_latent",
     "changed_frac",
     "subcell_frac",
     "grad_norm",
+    "bound",
 ];
 
 pub struct Outcome {
@@ -111,7 +117,16 @@ pub struct Trainer<'a> {
     /// The step size of the last step.
     pub lr: f64,
     pub last_change: u64,
+    alpha0: f64,
     interval: Interval,
+}
+
+/// The initial step size of a run on its problem instance.
+pub fn alpha0(spec: &RunSpec, problem: &ConvexProblem) -> f64 {
+    match spec.lr {
+        Lr::Value(a) => a,
+        Lr::InvMu => 1.0 / problem.mu,
+    }
 }
 
 impl<'a> Trainer<'a> {
@@ -148,7 +163,8 @@ impl<'a> Trainer<'a> {
             avg_latent: w.latent.clone(),
             w,
             t: 0,
-            lr: spec.schedule.lr(spec.lr, 0),
+            lr: spec.schedule.lr(alpha0(spec, problem), 0),
+            alpha0: alpha0(spec, problem),
             last_change: 0,
             interval: Interval::default(),
         }
@@ -163,7 +179,7 @@ impl<'a> Trainer<'a> {
         self.problem.grad_batch(&self.w.deployed, &self.batch, &mut self.g);
         self.interval.grad_sq += crate::linalg::norm2(&self.g);
         self.opt.direction(&mut self.g);
-        self.lr = self.spec.schedule.lr(self.spec.lr, t);
+        self.lr = self.spec.schedule.lr(self.alpha0, t);
         let key = draw(self.spec.seeds.rounding, t + 1);
         let st = self.spec.method.step(&mut self.w, &self.g, self.lr, &self.lat, self.bounds, key);
         if st.changed > 0 {
@@ -253,9 +269,11 @@ impl RowContext<'_> {
             gap_avg: p.gap(avg),
             gap_avg_latent: avg_latent.as_ref().map(|l| p.gap(l)),
             dist: p.dist(&w.deployed),
+            dist_latent: w.latent.as_ref().map(|l| p.dist(l)),
             changed_frac: changed as f64 / d,
             subcell_frac: (self.method.is_quantized() && iv.steps > 0).then(|| iv.subcell as f64 / (n * d)),
             grad_norm: (iv.steps > 0).then(|| (iv.grad_sq / n).sqrt()),
+            bound: None,
         }
     }
 }

@@ -124,7 +124,7 @@ fn run_writes_the_documented_files_and_columns() {
     let m = std::fs::read_to_string(dirs[0].join("metrics.csv")).unwrap();
     assert_eq!(
         m.lines().next().unwrap(),
-        "step,epoch,lr,loss,gap,gap_latent,gap_avg,gap_avg_latent,dist,changed_frac,subcell_frac,grad_norm"
+        "step,epoch,lr,loss,gap,gap_latent,gap_avg,gap_avg_latent,dist,dist_latent,changed_frac,subcell_frac,grad_norm,bound"
     );
     // Step 0, every 50 steps, and the last step.
     assert_eq!(m.lines().count(), 1 + 1 + 8);
@@ -192,12 +192,16 @@ fn summarize_reproduces_the_csvs_byte_for_byte() {
     let sweep = dir.path().join("results/tiny");
     let summary = std::fs::read(sweep.join("summary.csv")).unwrap();
     let runs = std::fs::read(sweep.join("runs.csv")).unwrap();
-    std::fs::remove_file(sweep.join("summary.csv")).unwrap();
-    std::fs::remove_file(sweep.join("runs.csv")).unwrap();
+    let fits = std::fs::read(sweep.join("fits.csv")).unwrap();
+    assert!(String::from_utf8_lossy(&fits).lines().count() > 1, "the lr axis gives fits");
+    for f in ["summary.csv", "runs.csv", "fits.csv"] {
+        std::fs::remove_file(sweep.join(f)).unwrap();
+    }
     let o = qnet(&["summarize", "results/tiny"], dir.path());
     assert!(o.status.success(), "{}", text(&o.stderr));
     assert_eq!(std::fs::read(sweep.join("summary.csv")).unwrap(), summary);
     assert_eq!(std::fs::read(sweep.join("runs.csv")).unwrap(), runs);
+    assert_eq!(std::fs::read(sweep.join("fits.csv")).unwrap(), fits);
     let o = qnet(&["summarize", "results/nope"], dir.path());
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o.stderr).contains("results/nope: no such sweep folder"));

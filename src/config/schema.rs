@@ -16,6 +16,9 @@ pub enum Ty {
     Choice(&'static [&'static str]),
     Bool,
     Text,
+    /// A step size: a number > 0, or "1/mu" (the strong-convexity constant of the problem
+    /// instance, for the theory's schedule 1/(mu (t+1))).
+    Lr,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -30,7 +33,7 @@ pub enum Default {
     Computed,
 }
 
-#[derive(Debug)]
+#[derive(Clone, Copy, Debug)]
 pub struct KeySpec {
     pub path: &'static str,
     /// Column name in runs.csv / summary.csv.
@@ -102,8 +105,8 @@ pub const KEYS: &[KeySpec] = &[
          "clip BC's latent weights to the grid's range (needs a bounded grid)"),
     key!("optim.kind", "optim", Ty::Choice(OPTIMS), Default::Str("sgd"), true, "always",
          "sgd | momentum | adam"),
-    key!("optim.lr", "lr", Ty::Float { min: POS, min_open: true, max: INF }, Default::None, true, "always",
-         "initial step size alpha_0"),
+    key!("optim.lr", "lr", Ty::Lr, Default::None, true, "always",
+         "initial step size alpha_0: a number > 0, or \"1/mu\" (with schedule inv_t and tau = 1: the theory's 1/(mu (t+1)))"),
     key!("optim.schedule", "schedule", Ty::Choice(SCHEDULES), Default::Str("const"), true, "always",
          "const | inv_t: a0/(1+t/tau) | inv_sqrt_t: a0/sqrt(1+t/tau) | step: a0*gamma^floor(t/every) | exp: a0*gamma^(t/every)"),
     key!("optim.tau", "tau", Ty::Float { min: POS, min_open: true, max: INF }, Default::Float(1.0), true, "optim.schedule = \"inv_t\" or \"inv_sqrt_t\"",

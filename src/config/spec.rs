@@ -19,6 +19,14 @@ pub enum Init {
     Normal { std: f64 },
 }
 
+/// The initial step size, possibly relative to the problem instance.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Lr {
+    Value(f64),
+    /// 1/mu, mu the strong-convexity constant of the problem instance.
+    InvMu,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Sampling {
     Replacement,
@@ -47,7 +55,7 @@ pub struct RunSpec {
     pub method: Method,
     pub grid: Option<Grid>,
     pub optim: OptimKind,
-    pub lr: f64,
+    pub lr: Lr,
     pub schedule: Schedule,
     pub batch: usize,
     pub sampling: Sampling,
@@ -259,7 +267,10 @@ pub fn resolve(sweep: &str, p: &Point, seed_index: u64) -> Result<RunSpec, Vec<S
         "adam" => OptimKind::Adam { beta1: p.f64("optim.beta1"), beta2: p.f64("optim.beta2"), eps: p.f64("optim.eps") },
         _ => OptimKind::Sgd,
     };
-    let lr = p.f64("optim.lr");
+    let lr = match p.required("optim.lr", "") {
+        Some(Val::Str(_)) => Lr::InvMu,
+        v => Lr::Value(as_f64(&v.unwrap_or(Val::Float(f64::NAN)))),
+    };
     let schedule = match p.str("optim.schedule").as_str() {
         "inv_t" => Schedule::InvT { tau: p.f64("optim.tau") },
         "inv_sqrt_t" => Schedule::InvSqrtT { tau: p.f64("optim.tau") },

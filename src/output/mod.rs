@@ -1,6 +1,7 @@
 //! Everything written to disk: number formatting, atomic writes, the CSV files, the
 //! floor table and the progress display.
 
+pub mod fits;
 pub mod progress;
 pub mod stats;
 pub mod summary;
@@ -56,9 +57,11 @@ pub fn metrics_csv(rows: &[crate::train::Row]) -> String {
             fmt_f64(r.gap_avg),
             fmt_opt(r.gap_avg_latent),
             fmt_f64(r.dist),
+            fmt_opt(r.dist_latent),
             fmt_f64(r.changed_frac),
             fmt_opt(r.subcell_frac),
             fmt_opt(r.grad_norm),
+            fmt_opt(r.bound),
         ];
         out.push_str(&cells.join(","));
         out.push('\n');

@@ -9,10 +9,12 @@ use super::stats::{summarize, Summary};
 use super::{fmt_f64, fmt_opt, write_atomic};
 use crate::config::schema::KEYS;
 use crate::config::{RunSpec, Val};
+use crate::theory::{BoundKind, RunTheory};
 
 pub const STATUS_FILE: &str = "status.toml";
 pub const METRICS_FILE: &str = "metrics.csv";
 pub const CONFIG_FILE: &str = "config.toml";
+pub const THEORY_FILE: &str = "theory.toml";
 
 /// The keys that become parameter columns (everything but the structural ones).
 pub fn param_keys() -> impl Iterator<Item = &'static crate::config::schema::KeySpec> {
@@ -63,6 +65,7 @@ pub struct RunRecord {
     pub spec: RunSpec,
     pub status: RunStatus,
     pub points: Vec<Point>,
+    pub theory: Option<RunTheory>,
 }
 
 impl RunRecord {
@@ -142,7 +145,8 @@ pub fn collect(dir: &Path) -> Result<(Vec<RunRecord>, Vec<String>), String> {
                 continue;
             }
         };
-        records.push(RunRecord { spec, status, points });
+        let theory = std::fs::read_to_string(d.join(THEORY_FILE)).ok().and_then(|t| toml::from_str(&t).ok());
+        records.push(RunRecord { spec, status, points, theory });
     }
     records.sort_by(|a, b| cmp_params(&a.spec, &b.spec, true));
     Ok((records, skipped))
@@ -189,7 +193,20 @@ pub fn runs_csv(records: &[RunRecord]) -> String {
     let mut w = csv::Writer::from_writer(vec![]);
     let mut header = vec!["id".to_string(), "sweep".into()];
     header.extend(param_keys().map(|k| k.column.to_string()));
-    header.extend(["seed", "status", "reason", "wall_s", "last_change_step", "final_gap"].map(String::from));
+    header.extend(
+        [
+            "seed",
+            "status",
+            "reason",
+            "wall_s",
+            "last_change_step",
+            "final_gap",
+            "bound_final",
+            "stall_ratio",
+            "stall_gap_bound",
+        ]
+        .map(String::from),
+    );
     w.write_record(&header).unwrap();
     for r in records {
         let mut row = vec![r.spec.id.clone(), r.spec.sweep.clone()];
@@ -200,6 +217,10 @@ pub fn runs_csv(records: &[RunRecord]) -> String {
         row.push(format!("{:.3}", r.status.wall_s));
         row.push(r.status.last_change_step.to_string());
         row.push(r.points.last().map(|p| fmt_f64(p.gap)).unwrap_or_default());
+        let th = r.theory.as_ref();
+        row.push(fmt_opt(th.and_then(|t| t.bound_final)));
+        row.push(fmt_opt(th.and_then(|t| t.stall_ratio)));
+        row.push(fmt_opt(th.and_then(|t| t.stall_gap_bound)));
         w.write_record(&row).unwrap();
     }
     String::from_utf8(w.into_inner().unwrap()).unwrap()
@@ -215,9 +236,102 @@ pub struct Group {
     pub tail_gap_latent: Option<Summary>,
     pub tail_gap_avg: Option<Summary>,
     pub tail_gap_avg_latent: Option<Summary>,
+    /// The gap each run's bound is about (final averaged iterate; BC: averaged latent).
+    pub bounded_gap: Option<Summary>,
+    /// Theory over the seeds (constants and bounds averaged over the seeds' data sets).
+    pub theory: Option<GroupTheory>,
 }
 
-pub const STAT_NAMES: &[&str] = &["final_gap", "tail_gap", "tail_gap_latent", "tail_gap_avg", "tail_gap_avg_latent"];
+#[derive(Clone, Debug)]
+pub struct GroupTheory {
+    pub mu: f64,
+    pub smoothness: f64,
+    pub l2: f64,
+    pub diameter: f64,
+    pub g_meas: f64,
+    pub g_box: Option<f64>,
+    pub floor_sr: Option<f64>,
+    pub floor_bc: Option<f64>,
+    pub floor_bc_safe: Option<f64>,
+    pub kind: BoundKind,
+    pub covered: bool,
+    pub bound_final: Option<f64>,
+}
+
+impl GroupTheory {
+    fn of(ts: &[&RunTheory]) -> Option<GroupTheory> {
+        let first = ts.first()?;
+        let mean = |f: &dyn Fn(&RunTheory) -> f64| ts.iter().map(|t| f(t)).sum::<f64>() / ts.len() as f64;
+        let mean_opt = |f: &dyn Fn(&RunTheory) -> Option<f64>| -> Option<f64> {
+            let v: Option<Vec<f64>> = ts.iter().map(|t| f(t)).collect();
+            v.map(|v| v.iter().sum::<f64>() / v.len() as f64)
+        };
+        Some(GroupTheory {
+            mu: mean(&|t| t.mu),
+            smoothness: mean(&|t| t.smoothness),
+            l2: mean(&|t| t.l2),
+            diameter: mean(&|t| t.diameter),
+            g_meas: mean(&|t| t.g_meas),
+            g_box: mean_opt(&|t| t.g_box),
+            floor_sr: mean_opt(&|t| t.floor_sr),
+            floor_bc: mean_opt(&|t| t.floor_bc),
+            floor_bc_safe: mean_opt(&|t| t.floor_bc_safe),
+            kind: first.kind,
+            covered: first.covered,
+            bound_final: mean_opt(&|t| t.bound_final),
+        })
+    }
+
+    /// A bound is violated when the measured mean minus its 95% CI half-width (0 for a
+    /// single seed) still lies above it.
+    pub fn violated(&self, measured: Option<Summary>) -> Option<bool> {
+        let (b, m) = (self.bound_final?, measured?);
+        Some(m.mean - m.ci95.unwrap_or(0.0) > b)
+    }
+}
+
+pub const THEORY_COLUMNS: &[&str] = &[
+    "mu",
+    "L",
+    "L2",
+    "D",
+    "G",
+    "G_box",
+    "floor_sr",
+    "floor_bc",
+    "floor_bc_safe",
+    "bound_kind",
+    "bound_covered",
+    "bound_final",
+    "bound_violated",
+];
+
+fn theory_cells(g: &Group) -> Vec<String> {
+    let Some(t) = &g.theory else { return vec![String::new(); THEORY_COLUMNS.len()] };
+    let kind = match t.kind {
+        BoundKind::StronglyConvex => "strongly_convex",
+        BoundKind::ConstStep => "const_step",
+        BoundKind::None => "none",
+    };
+    vec![
+        fmt_f64(t.mu),
+        fmt_f64(t.smoothness),
+        fmt_f64(t.l2),
+        fmt_f64(t.diameter),
+        fmt_f64(t.g_meas),
+        fmt_opt(t.g_box),
+        fmt_opt(t.floor_sr),
+        fmt_opt(t.floor_bc),
+        fmt_opt(t.floor_bc_safe),
+        kind.into(),
+        t.covered.to_string(),
+        fmt_opt(t.bound_final),
+        t.violated(g.bounded_gap).map(|v| v.to_string()).unwrap_or_default(),
+    ]
+}
+
+pub const STAT_NAMES: &[&str] =
+    &["final_gap", "tail_gap", "tail_gap_latent", "tail_gap_avg", "tail_gap_avg_latent", "bounded_gap"];
 
 pub fn group(records: &[RunRecord]) -> Vec<Group> {
     let mut out = Vec::new();
@@ -241,6 +355,8 @@ pub fn group(records: &[RunRecord]) -> Vec<Group> {
             tail_gap_latent: stat(&|r| r.tail_mean(|p| p.gap_latent)),
             tail_gap_avg: stat(&|r| r.tail_mean(|p| Some(p.gap_avg))),
             tail_gap_avg_latent: stat(&|r| r.tail_mean(|p| p.gap_avg_latent)),
+            bounded_gap: stat(&|r| r.theory.as_ref().map(|t| t.measured_final)),
+            theory: GroupTheory::of(&runs.iter().filter_map(|r| r.theory.as_ref()).collect::<Vec<_>>()),
         });
         i = j;
     }
@@ -255,23 +371,25 @@ pub fn summary_csv(groups: &[Group]) -> String {
     for s in STAT_NAMES {
         header.extend(["mean", "std", "ci95"].map(|x| format!("{s}_{x}")));
     }
+    header.extend(THEORY_COLUMNS.iter().map(|c| c.to_string()));
     w.write_record(&header).unwrap();
     for g in groups {
         let mut row = vec![g.spec.sweep.clone()];
         row.extend(param_cells(&g.spec));
         row.push(g.n.to_string());
         row.push(g.n_failed.to_string());
-        for s in [g.final_gap, g.tail_gap, g.tail_gap_latent, g.tail_gap_avg, g.tail_gap_avg_latent] {
+        for s in [g.final_gap, g.tail_gap, g.tail_gap_latent, g.tail_gap_avg, g.tail_gap_avg_latent, g.bounded_gap] {
             row.push(s.map(|s| fmt_f64(s.mean)).unwrap_or_default());
             row.push(fmt_opt(s.and_then(|s| s.std)));
             row.push(fmt_opt(s.and_then(|s| s.ci95)));
         }
+        row.extend(theory_cells(g));
         w.write_record(&row).unwrap();
     }
     String::from_utf8(w.into_inner().unwrap()).unwrap()
 }
 
-/// Rebuild runs.csv and summary.csv of a sweep folder from its run folders.
+/// Rebuild runs.csv, summary.csv and fits.csv of a sweep folder from its run folders.
 pub fn rebuild(dir: &Path) -> Result<(Vec<Group>, Vec<String>), String> {
     let (records, skipped) = collect(dir)?;
     let groups = group(&records);
@@ -281,5 +399,6 @@ pub fn rebuild(dir: &Path) -> Result<(Vec<Group>, Vec<String>), String> {
     };
     write("runs.csv", runs_csv(&records))?;
     write("summary.csv", summary_csv(&groups))?;
+    write("fits.csv", super::fits::fits_csv(&groups))?;
     Ok((groups, skipped))
 }

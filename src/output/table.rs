@@ -26,7 +26,7 @@ pub fn floor_table(groups: &[Group]) -> String {
         .collect();
     let mut header = vec!["method".to_string()];
     header.extend(varying.iter().map(|k| k.column.to_string()));
-    header.extend(["n", "tail gap", "latent (bc)", "averaged"].map(String::from));
+    header.extend(["n", "tail gap", "latent (bc)", "averaged", "bound (avg)"].map(String::from));
     let mut rows = vec![header];
     for g in groups {
         let mut r = vec![g.spec.method.name().to_string()];
@@ -35,7 +35,16 @@ pub fn floor_table(groups: &[Group]) -> String {
         }
         r.extend(varying.iter().map(|k| g.spec.param(k.path).map(|v| v.canon()).unwrap_or_else(|| "-".into())));
         let n = if g.n_failed > 0 { format!("{} ({} failed)", g.n, g.n_failed) } else { g.n.to_string() };
-        r.extend([n, cell(g.tail_gap), cell(g.tail_gap_latent), cell(g.tail_gap_avg)]);
+        let bound = match &g.theory {
+            Some(t) => match (t.bound_final, t.violated(g.bounded_gap)) {
+                (Some(b), Some(true)) => format!("{b:.2e} VIOLATED"),
+                (Some(b), _) if !t.covered => format!("{b:.2e} (not proven)"),
+                (Some(b), _) => format!("{b:.2e}"),
+                (None, _) => "-".into(),
+            },
+            None => "-".into(),
+        };
+        r.extend([n, cell(g.tail_gap), cell(g.tail_gap_latent), cell(g.tail_gap_avg), bound]);
         rows.push(r);
     }
     let widths: Vec<usize> =

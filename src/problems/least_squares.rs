@@ -18,7 +18,10 @@ pub fn build(x: Array2<f64>, y: Vec<f64>, lambda: f64) -> Result<ConvexProblem, 
     let h: Vec<f64> = h.iter().copied().collect();
     let w_star = cholesky_solve(&h, b.as_slice().unwrap())
         .map_err(|e| format!("least squares has no unique minimiser ({e}); use samples >= dim or lambda > 0"))?;
-    let mut p = ConvexProblem { loss: Loss::Squared, x, y, lambda, w_star, f_star: 0.0, hessian: Some(h) };
+    let ev = crate::linalg::sym_eigenvalues(&h, d);
+    let (mu, smoothness) = (ev[0], ev[d - 1]);
+    let mut p =
+        ConvexProblem { loss: Loss::Squared, x, y, lambda, w_star, f_star: 0.0, hessian: Some(h), mu, smoothness };
     p.f_star = p.loss(&p.w_star.clone());
     Ok(p)
 }

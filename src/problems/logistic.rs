@@ -12,8 +12,20 @@ pub fn build(x: Array2<f64>, y: Vec<f64>, lambda: f64) -> Result<ConvexProblem, 
     if lambda <= 0.0 {
         return Err("logistic regression needs lambda > 0 (strong convexity)".into());
     }
-    let d = x.ncols();
-    let mut p = ConvexProblem { loss: Loss::Logistic, x, y, lambda, w_star: vec![0.0; d], f_star: 0.0, hessian: None };
+    let (m, d) = (x.nrows(), x.ncols());
+    let gram: Vec<f64> = x.t().dot(&x).iter().map(|v| v / m as f64).collect();
+    let smoothness = crate::linalg::sym_eigenvalues(&gram, d)[d - 1] / 4.0 + lambda;
+    let mut p = ConvexProblem {
+        loss: Loss::Logistic,
+        x,
+        y,
+        lambda,
+        w_star: vec![0.0; d],
+        f_star: 0.0,
+        hessian: None,
+        mu: lambda,
+        smoothness,
+    };
     p.w_star = newton(&p)?;
     p.f_star = p.loss(&p.w_star);
     Ok(p)

@@ -26,6 +26,10 @@ pub struct ConvexProblem {
     pub f_star: f64,
     /// Least squares only: the (constant) Hessian X^T X / m + lambda I, row-major.
     pub hessian: Option<Vec<f64>>,
+    /// Strong convexity and smoothness constants: the extreme Hessian eigenvalues for
+    /// least squares; lambda and lambda_max(X^T X)/(4m) + lambda for logistic.
+    pub mu: f64,
+    pub smoothness: f64,
 }
 
 impl ConvexProblem {

@@ -15,9 +15,10 @@ use rayon::prelude::*;
 use crate::config::{RunSpec, Sweep};
 use crate::error::Error;
 use crate::output::progress::{Progress, ProgressMode};
-use crate::output::summary::{self, RunStatus, CONFIG_FILE, METRICS_FILE, STATUS_FILE};
+use crate::output::summary::{self, RunStatus, CONFIG_FILE, METRICS_FILE, STATUS_FILE, THEORY_FILE};
 use crate::output::{metrics_csv, write_atomic};
 use crate::problems::ConvexProblem;
+use crate::theory::RunTheory;
 use crate::train::train;
 
 pub struct Options {
@@ -61,7 +62,13 @@ pub fn is_finished(run_dir: &Path) -> bool {
 }
 
 /// Write a run folder under a temporary name and rename it into place.
-fn write_run(dir: &Path, spec: &RunSpec, metrics: &str, status: &RunStatus) -> std::io::Result<()> {
+fn write_run(
+    dir: &Path,
+    spec: &RunSpec,
+    metrics: &str,
+    theory: Option<&RunTheory>,
+    status: &RunStatus,
+) -> std::io::Result<()> {
     let tmp = dir.join(format!(".tmp-{}", spec.id));
     if tmp.exists() {
         std::fs::remove_dir_all(&tmp)?;
@@ -69,6 +76,9 @@ fn write_run(dir: &Path, spec: &RunSpec, metrics: &str, status: &RunStatus) -> s
     std::fs::create_dir(&tmp)?;
     std::fs::write(tmp.join(CONFIG_FILE), spec.to_toml())?;
     std::fs::write(tmp.join(METRICS_FILE), metrics)?;
+    if let Some(th) = theory {
+        std::fs::write(tmp.join(THEORY_FILE), th.to_toml())?;
+    }
     // The status goes last and atomically: it is what marks the folder complete.
     write_atomic(&tmp.join(STATUS_FILE), status.to_toml().as_bytes())?;
     let fin = dir.join(&spec.id);
@@ -150,9 +160,17 @@ pub fn run(sweeps: &[Sweep], opts: &Options) -> Result<Vec<SweepReport>, Error> 
             .with_max_len(1)
             .map(|&(i, spec)| {
                 let start = Instant::now();
+                let mut theory = None;
                 let (metrics, mut status) = match &problems[spec.problem_key.as_str()] {
                     Ok(p) => {
-                        let out = train(spec, p);
+                        let mut out = train(spec, p);
+                        if out.failure.is_none() {
+                            let th = RunTheory::analyse(spec, p, &out.rows, &out.weights.deployed);
+                            for r in out.rows.iter_mut() {
+                                r.bound = th.bound_at(r.step);
+                            }
+                            theory = Some(th);
+                        }
                         let status = RunStatus {
                             finished: out.failure.is_none(),
                             reason: out.failure.unwrap_or_default(),
@@ -176,7 +194,7 @@ pub fn run(sweeps: &[Sweep], opts: &Options) -> Result<Vec<SweepReport>, Error> 
                 if !ok {
                     tracing::warn!(run = %spec.id, reason = %status.reason, "run failed");
                 }
-                if let Err(e) = write_run(&dirs[i], spec, &metrics, &status) {
+                if let Err(e) = write_run(&dirs[i], spec, &metrics, theory.as_ref(), &status) {
                     tracing::error!(run = %spec.id, "cannot write run folder: {e}");
                     ok = false;
                 }

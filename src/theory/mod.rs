@@ -1,0 +1,176 @@
+//! Theory made visible: the constants of a run's problem (d, Delta, mu, L, L2, D, G), the
+//! paper's floors and bounds built from them, and the check of each run against them.
+//!
+//! Which bound applies to a run:
+//! - schedule `inv_t` with `tau = 1` and `lr = "1/mu"` (alpha_t = 1/(mu (t+1))): the
+//!   strongly convex bound (1 + log(T+1)) G^2 / (2 mu T) + floor;
+//! - schedule `const`: the convex constant-step bound r0^2/(2 alpha T) + alpha G^2/2 + floor;
+//! - any other schedule: none.
+//!
+//! The floor is 0 for FP, sqrt(d) Delta G / 2 for SR and D L2 sqrt(d) Delta / 2 for BC.
+//! R has no bound (it stalls). The proofs cover FP, SR and BC with stochastic rounding;
+//! BC with nearest rounding is not covered (its rounding error is biased), so its bound
+//! is reported with `covered = false`. Bounds are on the averaged iterate (BC: averaged
+//! latent weights); G is the measured sup of the root-mean-square minibatch gradient
+//! norm along the run, and where a box domain is set, the a-priori bound over the box is
+//! reported too (`g_box`).
+
+pub mod bounds;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::{Lr, RunSpec};
+use crate::method::{Method, Rounding};
+use crate::optim::Schedule;
+use crate::problems::{ConvexProblem, Loss};
+use crate::train::Row;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BoundKind {
+    StronglyConvex,
+    ConstStep,
+    None,
+}
+
+/// What the theory says about one run; written to the run's theory.toml.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunTheory {
+    pub d: usize,
+    pub delta: Option<f64>,
+    pub mu: f64,
+    pub smoothness: f64,
+    pub l2: f64,
+    pub diameter: f64,
+    /// "box" (2 R sqrt(d)) or "iterates" (twice the largest distance to w* seen).
+    pub diameter_source: String,
+    pub g_meas: f64,
+    pub g_box: Option<f64>,
+    /// Distance of the initial iterate (the one the bound is about) from w*.
+    pub r0: f64,
+    pub alpha0: f64,
+    pub floor_sr: Option<f64>,
+    pub floor_bc: Option<f64>,
+    pub floor_bc_safe: Option<f64>,
+    pub kind: BoundKind,
+    /// This method's floor term in the bound (None: no bound, e.g. R).
+    pub floor: Option<f64>,
+    pub covered: bool,
+    pub steps: u64,
+    pub bound_final: Option<f64>,
+    /// The measured gap the bound is about, at the last step.
+    pub measured_final: f64,
+    pub violated: Option<bool>,
+    /// R only: max_i |alpha_T g_i(w_T)| / (Delta/2) with the full gradient at the final
+    /// weights. Below 1, full-batch R cannot move any more: the stall condition.
+    pub stall_ratio: Option<f64>,
+    /// R only: the predicted worst gap of a stall point, where every |alpha g_i| < Delta/2:
+    /// F - F* <= ||grad F||^2 / (2 mu) < d (Delta / (2 alpha))^2 / (2 mu).
+    pub stall_gap_bound: Option<f64>,
+}
+
+impl RunTheory {
+    /// Analyse a finished run. Needs the rows for the measured G, D and r0.
+    pub fn analyse(spec: &RunSpec, p: &ConvexProblem, rows: &[Row], w_final: &[f64]) -> RunTheory {
+        let d = p.dim();
+        let latent = matches!(spec.method, Method::Bc { .. });
+        let dist = |r: &Row| if latent { r.dist_latent.unwrap_or(r.dist) } else { r.dist };
+        let g_meas = rows.iter().filter_map(|r| r.grad_norm).fold(0.0, f64::max);
+        let (diameter, diameter_source) = match spec.problem.radius {
+            Some(r) => (2.0 * r * (d as f64).sqrt(), "box"),
+            None => (2.0 * rows.iter().map(dist).fold(0.0, f64::max), "iterates"),
+        };
+        let row_norms: Vec<f64> = p.x.rows().into_iter().map(|r| r.dot(&r).sqrt()).collect();
+        let max_row = row_norms.iter().copied().fold(0.0, f64::max);
+        let l2 = match p.loss {
+            Loss::Squared => 0.0,
+            Loss::Logistic => {
+                bounds::logistic_l2(row_norms.iter().map(|n| n.powi(3)).sum::<f64>() / row_norms.len() as f64)
+            }
+        };
+        let g_box = spec.problem.radius.map(|r| {
+            let wmax = r * (d as f64).sqrt();
+            let data = match p.loss {
+                Loss::Squared => row_norms.iter().zip(&p.y).map(|(n, y)| n * (n * wmax + y.abs())).fold(0.0, f64::max),
+                Loss::Logistic => max_row,
+            };
+            data + p.lambda * wmax
+        });
+        let delta = spec.grid.map(|g| g.delta);
+        let floor_sr = delta.map(|dl| bounds::sr_floor(d, dl, g_meas));
+        let floor_bc = delta.map(|dl| bounds::bc_floor(diameter, l2, d, dl));
+        let floor_bc_safe = delta.map(|dl| bounds::bc_floor_safe(diameter, l2, d, dl));
+        let kind = match (spec.schedule, spec.lr) {
+            (Schedule::InvT { tau }, Lr::InvMu) if tau == 1.0 => BoundKind::StronglyConvex,
+            (Schedule::Const, _) => BoundKind::ConstStep,
+            _ => BoundKind::None,
+        };
+        let (floor, proven) = match spec.method {
+            Method::Fp => (Some(0.0), true),
+            Method::Sr => (floor_sr, true),
+            Method::Bc { rounding, .. } => (floor_bc, rounding == Rounding::Stochastic),
+            Method::R => (None, false),
+        };
+        let alpha0 = crate::train::alpha0(spec, p);
+        let r0 = rows.first().map(dist).unwrap_or(f64::NAN);
+        let last = rows.last();
+        let lr_final = last.map(|r| r.lr).unwrap_or(alpha0);
+        let (stall_ratio, stall_gap_bound) = match (spec.method, delta) {
+            (Method::R, Some(dl)) => {
+                let mut g = vec![0.0; d];
+                p.grad_full(w_final, &mut g);
+                let gmax = g.iter().fold(0.0f64, |a, x| a.max(x.abs()));
+                let half_cell_grad = dl / (2.0 * lr_final);
+                (Some(gmax / half_cell_grad), Some(d as f64 * half_cell_grad * half_cell_grad / (2.0 * p.mu)))
+            }
+            _ => (None, None),
+        };
+        let measured_final =
+            last.map(|r| if latent { r.gap_avg_latent.unwrap_or(r.gap_avg) } else { r.gap_avg }).unwrap_or(f64::NAN);
+        let mut th = RunTheory {
+            d,
+            delta,
+            mu: p.mu,
+            smoothness: p.smoothness,
+            l2,
+            diameter,
+            diameter_source: diameter_source.into(),
+            g_meas,
+            g_box,
+            r0,
+            alpha0,
+            floor_sr,
+            floor_bc,
+            floor_bc_safe,
+            kind,
+            floor,
+            covered: proven && kind != BoundKind::None && p.mu > 0.0,
+            steps: last.map(|r| r.step).unwrap_or(0),
+            bound_final: None,
+            measured_final,
+            violated: None,
+            stall_ratio,
+            stall_gap_bound,
+        };
+        th.bound_final = th.bound_at(th.steps);
+        th.violated = th.bound_final.map(|b| measured_final > b);
+        th
+    }
+
+    /// The bound on E[F(w_bar_t) - F*] after t steps, where one applies.
+    pub fn bound_at(&self, t: u64) -> Option<f64> {
+        let floor = self.floor?;
+        if t == 0 {
+            return None;
+        }
+        match self.kind {
+            BoundKind::StronglyConvex => Some(bounds::strongly_convex(t, self.g_meas, self.mu, floor)),
+            BoundKind::ConstStep => Some(bounds::const_step(t, self.alpha0, self.g_meas, self.r0, floor)),
+            BoundKind::None => None,
+        }
+    }
+
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).expect("plain values")
+    }
+}
