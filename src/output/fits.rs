@@ -85,13 +85,7 @@ pub fn fits_csv(groups: &[Group]) -> String {
             let key: Vec<String> = varying
                 .iter()
                 .filter(|p| *p != axis && **p != "quant.method")
-                .map(|p| {
-                    format!(
-                        "{}={}",
-                        p.rsplit('.').next().unwrap(),
-                        g.spec.param(p).map(|v| v.canon()).unwrap_or_default()
-                    )
-                })
+                .filter_map(|p| Some(format!("{}={}", p.rsplit('.').next().unwrap(), g.spec.param(p)?.canon())))
                 .collect();
             series.entry((method, key.join(";"))).or_default().push(g);
         }

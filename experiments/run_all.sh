@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Rerun every convex experiment from scratch (a few minutes on 2 cores) and redraw the plots.
+# Usage: experiments/run_all.sh [NAME...]   (default: all)
+set -euo pipefail
+cd "$(dirname "$0")"
+names=("$@")
+[ ${#names[@]} -gt 0 ] || names=(sr-floor-vs-delta sr-floor-vs-dim sr-floor-vs-batch floor-vs-step-size r-stall logistic bc-rounding-on-a-quadratic)
+for n in "${names[@]}"; do
+    echo "== $n"
+    start=$SECONDS
+    (cd "$n" && bash run.sh)
+    echo "== $n: $((SECONDS - start)) s"
+done
