@@ -89,7 +89,18 @@ fn dispatch(cli: &Cli) -> Result<(), Error> {
             Ok(())
         }
         Command::Run(args) => {
-            let sweeps = load(&args.sweep, true)?;
+            let mut sweeps = load(&args.sweep, true)?;
+            if let Some((i, n)) = args.shard {
+                // Position in the expanded sweep, so every shard sees the same split.
+                for s in sweeps.iter_mut() {
+                    s.runs = std::mem::take(&mut s.runs)
+                        .into_iter()
+                        .enumerate()
+                        .filter(|(k, _)| k % n == i - 1)
+                        .map(|(_, r)| r)
+                        .collect();
+                }
+            }
             let jobs = args
                 .jobs
                 .map(|j| j as usize)

@@ -185,6 +185,24 @@ fn rerun_skips_finished_runs_and_completes_missing_ones() {
 }
 
 #[test]
+fn shards_partition_the_sweep() {
+    let (dir, cfg) = setup(TINY);
+    let c = cfg.to_str().unwrap();
+    for shard in ["1/3", "2/3", "3/3"] {
+        let o = qnet(&["run", c, "--shard", shard, "--progress", "none"], dir.path());
+        assert!(o.status.success(), "{}", text(&o.stderr));
+    }
+    let runs = std::fs::read_to_string(dir.path().join("results/tiny/runs.csv")).unwrap();
+    assert_eq!(runs.lines().count(), 1 + 16, "the three shards together run every run once");
+    let o = qnet(&["run", c, "--progress", "none"], dir.path());
+    assert!(text(&o.stdout).contains("(16 already finished, skipped)"), "{}", text(&o.stdout));
+    for bad in ["0/3", "4/3", "1/0", "x"] {
+        let o = qnet(&["run", c, "--shard", bad], dir.path());
+        assert_eq!(o.status.code(), Some(2), "--shard {bad}");
+    }
+}
+
+#[test]
 fn summarize_reproduces_the_csvs_byte_for_byte() {
     let (dir, cfg) = setup(TINY);
     let o = qnet(&["run", cfg.to_str().unwrap(), "-q"], dir.path());
