@@ -76,7 +76,7 @@ fn sgd_step(c: &mut Criterion) {
     let sweep = parse_sweep(STEP_CONFIG, "bench", &[]).unwrap();
     let mut g = c.benchmark_group("step_least_squares_d100_b10");
     for spec in &sweep.runs {
-        let p = qnet_exp::problems::build(&spec.problem, spec.seeds.data).unwrap();
+        let p = qnet_exp::problems::build(spec.convex(), spec.seeds.data).unwrap();
         g.bench_function(spec.method.name(), |b| {
             let mut tr = Trainer::new(spec, &p);
             b.iter(|| tr.step());

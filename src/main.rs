@@ -108,7 +108,7 @@ fn dispatch(cli: &Cli) -> Result<(), Error> {
             let progress = if cli.quiet { ProgressMode::None } else { args.progress };
             let opts = sweep::Options { out: args.out.clone(), jobs, progress, quiet: cli.quiet };
             let reports = sweep::run(&sweeps, &opts)?;
-            let failed: usize = reports.iter().map(|r| r.failed).sum();
+            let failed: usize = reports.iter().map(|r| r.failed + r.summary_error.is_some() as usize).sum();
             if !cli.quiet {
                 for r in &reports {
                     sweep::print_report(r);

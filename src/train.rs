@@ -57,6 +57,21 @@ pub struct Outcome {
     pub last_change: u64,
     /// The weights at the end of the run.
     pub weights: Weights<f64>,
+    /// Measured along every step, independent of logging (for the theory).
+    pub measured: Measured,
+}
+
+/// Steps per window over which E||g||^2 is estimated for the measured G.
+pub const G_WINDOW: u64 = 100;
+
+/// Quantities the theory needs, measured at every step.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Measured {
+    /// sqrt of the largest mean of ||g_t||^2 over a window of G_WINDOW steps (the last,
+    /// partial window counts only when there is no full one).
+    pub g_sup: f64,
+    /// Largest distance to w* of the iterates the bound is about (BC: latent), w_0 included.
+    pub dist_max: f64,
 }
 
 /// Minibatch indices: i.i.d. with replacement, or consecutive slices of a fresh
@@ -119,6 +134,9 @@ pub struct Trainer<'a> {
     pub last_change: u64,
     alpha0: f64,
     interval: Interval,
+    g2_window: f64,
+    g2_sup: f64,
+    dist2_max: f64,
 }
 
 /// The initial step size of a run on its problem instance.
@@ -135,14 +153,15 @@ impl<'a> Trainer<'a> {
         // FP never rounds; any lattice will do for it.
         let grid = spec.grid.unwrap_or(Grid::fixed(1.0, None).expect("valid grid"));
         let lat = Lattice::<f64>::new(&grid);
-        let mut bounds = match spec.problem.radius {
+        let cs = spec.convex();
+        let mut bounds = match cs.radius {
             Some(r) => Bounds { lo: -r, hi: r },
             None => Bounds::unbounded(),
         };
         if let Method::Bc { clip: true, .. } = spec.method {
             bounds = Bounds { lo: bounds.lo.max(grid.lo), hi: bounds.hi.min(grid.hi) };
         }
-        let w0: Vec<f64> = match spec.problem.init {
+        let w0: Vec<f64> = match cs.init {
             Init::Zero => vec![0.0; d],
             Init::Normal { std } => {
                 let mut rng = seeded(spec.seeds.init);
@@ -167,7 +186,16 @@ impl<'a> Trainer<'a> {
             alpha0: alpha0(spec, problem),
             last_change: 0,
             interval: Interval::default(),
+            g2_window: 0.0,
+            g2_sup: 0.0,
+            dist2_max: 0.0,
         }
+        .with_initial_distance()
+    }
+
+    fn with_initial_distance(mut self) -> Self {
+        self.track_distance();
+        self
     }
 
     /// One optimizer step: minibatch, gradient at the deployed weights, direction,
@@ -177,7 +205,13 @@ impl<'a> Trainer<'a> {
         let t = self.t;
         self.sampler.fill(self.problem.samples(), &mut self.batch);
         self.problem.grad_batch(&self.w.deployed, &self.batch, &mut self.g);
-        self.interval.grad_sq += crate::linalg::norm2(&self.g);
+        let g2 = crate::linalg::norm2(&self.g);
+        self.interval.grad_sq += g2;
+        self.g2_window += g2;
+        if (t + 1) % G_WINDOW == 0 {
+            self.g2_sup = self.g2_sup.max(self.g2_window / G_WINDOW as f64);
+            self.g2_window = 0.0;
+        }
         self.opt.direction(&mut self.g);
         self.lr = self.spec.schedule.lr(self.alpha0, t);
         let key = draw(self.spec.seeds.rounding, t + 1);
@@ -196,7 +230,21 @@ impl<'a> Trainer<'a> {
                 *a += (x - *a) * inv;
             }
         }
+        self.track_distance();
         self.t = t + 1;
+    }
+
+    fn track_distance(&mut self) {
+        let w = self.w.latent.as_ref().unwrap_or(&self.w.deployed);
+        let d2: f64 = w.iter().zip(&self.problem.w_star).map(|(a, b)| (a - b) * (a - b)).sum();
+        self.dist2_max = self.dist2_max.max(d2);
+    }
+
+    /// The theory's measured G and D so far.
+    pub fn measured(&self) -> Measured {
+        let partial = self.t % G_WINDOW;
+        let g2 = if self.g2_sup == 0.0 && partial > 0 { self.g2_window / partial as f64 } else { self.g2_sup };
+        Measured { g_sup: g2.sqrt(), dist_max: self.dist2_max.sqrt() }
     }
 
     /// The metrics row at the current point; starts a new logging interval.
@@ -220,11 +268,13 @@ pub fn train(spec: &RunSpec, problem: &ConvexProblem) -> Outcome {
             rows.push(row);
             if !finite {
                 let failure = Some(format!("diverged: loss = {loss} at step {}", tr.t));
-                return Outcome { rows, failure, last_change: tr.last_change, weights: tr.w };
+                let measured = tr.measured();
+                return Outcome { rows, failure, last_change: tr.last_change, weights: tr.w, measured };
             }
         }
     }
-    Outcome { rows, failure: None, last_change: tr.last_change, weights: tr.w }
+    let measured = tr.measured();
+    Outcome { rows, failure: None, last_change: tr.last_change, weights: tr.w, measured }
 }
 
 /// Sums over the steps since the previous row.

@@ -126,7 +126,7 @@ fn logistic_needs_lambda_and_a_flip_probability() {
     assert!(e.iter().any(|l| l.contains("problem.lambda = 0: logistic regression needs lambda > 0")), "{e:?}");
     assert!(e.iter().any(|l| l.contains("problem.noise = 0.7: for logistic it is a label-flip probability")), "{e:?}");
     let s = parse_sweep(&BASE.replace("dim = 4", "dim = 4\nkind = \"logistic\""), "t.toml", &[]).unwrap();
-    assert_eq!(s.runs[0].problem.lambda, 1e-3);
+    assert_eq!(s.runs[0].convex().lambda, 1e-3);
 }
 
 #[test]

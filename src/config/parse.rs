@@ -83,6 +83,9 @@ pub fn parse(text: &str, source: &str, overrides: &[String]) -> Result<SweepDef,
         .iter()
         .position(|k| k.path == path)
     {
+        None if schema::sections().contains(&path.as_str()) => {
+            errors.push(format!("{}: {path}: is a section ([{path}]), not a key; set one of its keys", origin(&path)));
+        }
         None => {
             let hint = schema::suggest(&path).map(|s| format!(" (did you mean {s}?)")).unwrap_or_default();
             errors.push(format!("{}: {path}: unknown key{hint}", origin(&path)));
@@ -112,8 +115,11 @@ pub fn parse(text: &str, source: &str, overrides: &[String]) -> Result<SweepDef,
             _ => visit(k.clone(), v, &mut errors),
         }
     }
+    let name_given = table.contains_key("name");
     let name = match given.values().find(|(k, _)| k.path == "name") {
         Some((_, v)) => v[0].canon(),
+        // An invalid name has been reported already.
+        None if name_given => String::new(),
         None => {
             errors.push(format!("{source}: name: missing (every sweep needs a name; results go to <out>/<name>/)"));
             String::new()

@@ -56,7 +56,9 @@ macro_rules! key {
     };
 }
 
-pub const PROBLEM_KINDS: &[&str] = &["least_squares", "logistic"];
+pub const PROBLEM_KINDS: &[&str] = &["least_squares", "logistic", "toy"];
+pub const LANDSCAPES: &[&str] = &["wave", "egg_crate", "rastrigin"];
+pub const MODES: &[&str] = &["simulate", "exact"];
 pub const METHODS: &[&str] = &["fp", "r", "sr", "bc"];
 pub const GRIDS: &[&str] = &["fixed", "binary", "ternary", "bits"];
 pub const ROUNDINGS: &[&str] = &["nearest", "stochastic"];
@@ -70,21 +72,31 @@ pub const KEYS: &[KeySpec] = &[
     key!("name", "sweep", Ty::Text, Default::None, false, "always",
          "sweep name; results go to <out>/<name>/"),
     key!("problem.kind", "problem", Ty::Choice(PROBLEM_KINDS), Default::Str("least_squares"), true, "always",
-         "least_squares | logistic"),
-    key!("problem.dim", "dim", Ty::Int { min: 1, max: 100_000 }, Default::Int(20), true, "always",
+         "least_squares | logistic | toy (a 1-D/2-D non-convex landscape)"),
+    key!("problem.landscape", "landscape", Ty::Choice(LANDSCAPES), Default::Str("wave"), true, "problem.kind = \"toy\"",
+         "wave: a w^2 + sin(b w) (1-D) | egg_crate: x^2 + y^2 + c (sin^2 x + sin^2 y) | rastrigin: sum w_i^2 - a cos(2 pi w_i) + a (1-D/2-D)"),
+    key!("problem.a", "a", Ty::Float { min: 0.0, min_open: false, max: INF }, Default::Computed, true, "problem.landscape = \"wave\" or \"rastrigin\"",
+         "landscape coefficient a; default 0.05 (wave), 10 (rastrigin)"),
+    key!("problem.b", "b", Ty::Float { min: 0.0, min_open: false, max: INF }, Default::Float(2.0), true, "problem.landscape = \"wave\"",
+         "frequency b of the wave"),
+    key!("problem.c", "c", Ty::Float { min: 0.0, min_open: false, max: INF }, Default::Float(1.0), true, "problem.landscape = \"egg_crate\"",
+         "egg-crate amplitude c"),
+    key!("problem.sigma", "sigma", Ty::Float { min: 0.0, min_open: false, max: INF }, Default::Float(4.0), true, "problem.kind = \"toy\"",
+         "std of the Gaussian gradient noise per coordinate at batch 1 (variance sigma^2 / batch)"),
+    key!("problem.dim", "dim", Ty::Int { min: 1, max: 5000 }, Default::Int(20), true, "convex problems, and the rastrigin toy (1 or 2)",
          "number of weights d"),
-    key!("problem.samples", "samples", Ty::Int { min: 1, max: 10_000_000 }, Default::Int(1000), true, "always",
+    key!("problem.samples", "samples", Ty::Int { min: 1, max: 10_000_000 }, Default::Int(1000), true, "convex problems",
          "number of training samples m"),
-    key!("problem.noise", "noise", Ty::Float { min: 0.0, min_open: false, max: INF }, Default::Float(0.1), true, "always",
+    key!("problem.noise", "noise", Ty::Float { min: 0.0, min_open: false, max: INF }, Default::Float(0.1), true, "convex problems",
          "least_squares: std of the label noise; logistic: label-flip probability (<= 0.5)"),
-    key!("problem.cond", "cond", Ty::Float { min: 1.0, min_open: false, max: INF }, Default::Float(10.0), true, "always",
+    key!("problem.cond", "cond", Ty::Float { min: 1.0, min_open: false, max: INF }, Default::Float(10.0), true, "convex problems",
          "condition number of E[X^T X / m] (column scales from 1 down to 1/sqrt(cond))"),
-    key!("problem.lambda", "lambda", Ty::Float { min: 0.0, min_open: false, max: INF }, Default::Computed, true, "always",
+    key!("problem.lambda", "lambda", Ty::Float { min: 0.0, min_open: false, max: INF }, Default::Computed, true, "convex problems",
          "L2 regularisation; default 0 for least_squares, 0.001 for logistic (must be > 0 there)"),
-    key!("problem.radius", "radius", Ty::Float { min: POS, min_open: true, max: INF }, Default::None, true, "always (optional)",
-         "box domain [-radius, radius]^d; iterates are projected onto it (unset: no box)"),
-    key!("problem.init", "init", Ty::Choice(INITS), Default::Str("zero"), true, "always",
-         "initial weights: zero | normal (N(0, init_std^2))"),
+    key!("problem.radius", "radius", Ty::Float { min: POS, min_open: true, max: INF }, Default::Computed, true, "always (optional for convex problems)",
+         "box [-radius, radius]^d; iterates are projected onto it (convex: unset means no box; toy: default 5, the grid's range)"),
+    key!("problem.init", "init", Ty::Choice(INITS), Default::Str("zero"), true, "convex problems",
+         "initial weights: zero | normal (N(0, init_std^2)); toys start at 0"),
     key!("problem.init_std", "init_std", Ty::Float { min: POS, min_open: true, max: INF }, Default::Float(1.0), true, "problem.init = \"normal\"",
          "standard deviation of the normal initialisation"),
     key!("quant.method", "method", Ty::Choice(METHODS), Default::None, true, "always",
@@ -135,6 +147,10 @@ pub const KEYS: &[KeySpec] = &[
          "the sweep's master seed; every stream derives from it and the run's parameters"),
     key!("run.seed_index", "seed_index", Ty::Int { min: 0, max: 99_999 }, Default::None, false, "always (optional)",
          "run only this seed index instead of 0..seeds-1 (a run's own config.toml sets it)"),
+    key!("run.burn_in", "burn_in", Ty::Int { min: 0, max: i64::MAX }, Default::Computed, true, "problem.kind = \"toy\" (simulation)",
+         "steps before the visit histogram and time averages start; default steps / 10"),
+    key!("run.mode", "mode", Ty::Choice(MODES), Default::Str("simulate"), true, "problem.kind = \"toy\" and quant.method = \"sr\"",
+         "simulate: run SR | exact: solve SR's Markov chain for its stationary distribution (no steps, no seeds)"),
     key!("run.log_every", "log_every", Ty::Int { min: 1, max: i64::MAX }, Default::Int(100), false, "always",
          "steps between metrics rows (the last step is always logged)"),
     key!("run.tail", "tail", Ty::Float { min: POS, min_open: true, max: 1.0 }, Default::Float(0.1), false, "always",

@@ -33,13 +33,44 @@ pub enum Sampling {
     Shuffle,
 }
 
+/// A convex problem: synthetic data, loss, regularisation, optional box.
 #[derive(Clone, Debug, PartialEq)]
-pub struct ProblemSpec {
+pub struct ConvexSpec {
     pub loss: Loss,
     pub data: SyntheticSpec,
     pub lambda: f64,
     pub radius: Option<f64>,
     pub init: Init,
+}
+
+/// A non-convex toy landscape with Gaussian gradient noise on a box grid.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ToySpec {
+    pub landscape: LandscapeSpec,
+    /// Standard deviation of the gradient noise per coordinate at batch 1.
+    pub sigma: f64,
+    /// The box [-radius, radius] per coordinate; the grid is k * delta inside it.
+    pub radius: f64,
+    /// Steps discarded before the visit histogram and time averages start.
+    pub burn_in: u64,
+    /// Solve SR's exact Markov chain instead of simulating.
+    pub exact: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum LandscapeSpec {
+    /// F(w) = a w^2 + sin(b w), 1-D.
+    Wave { a: f64, b: f64 },
+    /// F(x, y) = x^2 + y^2 + c (sin^2 x + sin^2 y), 2-D.
+    EggCrate { c: f64 },
+    /// F(w) = sum_i w_i^2 - a cos(2 pi w_i) + a, 1-D or 2-D.
+    Rastrigin { a: f64, dim: usize },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum ProblemSpec {
+    Convex(ConvexSpec),
+    Toy(ToySpec),
 }
 
 #[derive(Clone, Debug)]
@@ -80,6 +111,15 @@ pub struct Seeds {
 }
 
 impl RunSpec {
+    /// The convex problem of a convex run. Only called on runs the sweep routed to the
+    /// convex trainer, so a toy here is a bug.
+    pub fn convex(&self) -> &ConvexSpec {
+        match &self.problem {
+            ProblemSpec::Convex(c) => c,
+            ProblemSpec::Toy(_) => panic!("run {} is a toy run, not a convex one", self.id),
+        }
+    }
+
     pub fn param(&self, path: &str) -> Option<&Val> {
         self.params.iter().find(|(p, _)| *p == path).map(|(_, v)| v)
     }
@@ -112,11 +152,18 @@ pub struct Point<'a> {
     values: Vec<(&'static KeySpec, &'a Val)>,
     used: RefCell<BTreeSet<&'static str>>,
     errors: RefCell<Vec<String>>,
+    /// Defaults that depend on other keys, as resolved for this point.
+    computed: RefCell<Vec<(&'static str, Val)>>,
 }
 
 impl<'a> Point<'a> {
     pub fn new(values: Vec<(&'static KeySpec, &'a Val)>) -> Self {
-        Point { values, used: RefCell::new(BTreeSet::new()), errors: RefCell::new(Vec::new()) }
+        Point {
+            values,
+            used: RefCell::new(BTreeSet::new()),
+            errors: RefCell::new(Vec::new()),
+            computed: RefCell::new(Vec::new()),
+        }
     }
 
     pub fn used(&self) -> BTreeSet<&'static str> {
@@ -147,7 +194,8 @@ impl<'a> Point<'a> {
     fn required(&self, path: &'static str, when: &str) -> Option<Val> {
         let v = self.get(path);
         if v.is_none() {
-            self.err(format!("{path}: missing (required {when})"));
+            let when = if when.is_empty() { String::new() } else { format!(" {when}") };
+            self.err(format!("{path}: missing (required{when})"));
         }
         v
     }
@@ -178,9 +226,13 @@ impl<'a> Point<'a> {
         matches!(self.get(path), Some(Val::Bool(true)))
     }
 
-    /// Record a computed default so it shows in the run's params.
+    /// The value of a key whose default depends on other keys; the default is recorded
+    /// so that it shows in the run's params and config.toml.
     fn computed(&self, path: &'static str, default: Val) -> Val {
-        self.get(path).unwrap_or(default)
+        self.get(path).unwrap_or_else(|| {
+            self.computed.borrow_mut().push((path, default.clone()));
+            default
+        })
     }
 }
 
@@ -192,9 +244,7 @@ fn as_f64(v: &Val) -> f64 {
     }
 }
 
-/// Resolve a point into a run. Errors are one line each, without the file prefix.
-pub fn resolve(sweep: &str, p: &Point, seed_index: u64) -> Result<RunSpec, Vec<String>> {
-    let kind = p.str("problem.kind");
+fn resolve_convex(p: &Point, kind: &str) -> ConvexSpec {
     let loss = if kind == "logistic" { Loss::Logistic } else { Loss::Squared };
     let dim = p.int("problem.dim") as usize;
     let samples = p.int("problem.samples") as usize;
@@ -208,7 +258,9 @@ pub fn resolve(sweep: &str, p: &Point, seed_index: u64) -> Result<RunSpec, Vec<S
         p.err("problem.lambda = 0: logistic regression needs lambda > 0 (strong convexity)".into());
     }
     if loss == Loss::Squared && lambda == 0.0 && samples < dim {
-        p.err(format!("problem.samples = {samples} < problem.dim = {dim} with lambda = 0: the minimiser is not unique (set lambda > 0)"));
+        p.err(format!(
+            "problem.samples = {samples} < problem.dim = {dim} with lambda = 0: the minimiser is not unique (set lambda > 0)"
+        ));
     }
     if (dim as u64) * (samples as u64) > 1 << 28 {
         p.err(format!(
@@ -222,14 +274,43 @@ pub fn resolve(sweep: &str, p: &Point, seed_index: u64) -> Result<RunSpec, Vec<S
         _ => Init::Zero,
     };
     let target = if loss == Loss::Logistic { Target::Classification } else { Target::Regression };
-    let problem = ProblemSpec { loss, data: SyntheticSpec { dim, samples, noise, cond, target }, lambda, radius, init };
+    ConvexSpec { loss, data: SyntheticSpec { dim, samples, noise, cond, target }, lambda, radius, init }
+}
+
+fn resolve_toy(p: &Point) -> ToySpec {
+    let landscape = match p.str("problem.landscape").as_str() {
+        "egg_crate" => LandscapeSpec::EggCrate { c: p.f64("problem.c") },
+        "rastrigin" => {
+            let dim = p.int("problem.dim") as usize;
+            if !(1..=2).contains(&dim) {
+                p.err(format!("problem.dim = {dim}: the rastrigin toy is 1-D or 2-D"));
+            }
+            LandscapeSpec::Rastrigin { a: as_f64(&p.computed("problem.a", Val::Float(10.0))), dim }
+        }
+        _ => LandscapeSpec::Wave { a: as_f64(&p.computed("problem.a", Val::Float(0.05))), b: p.f64("problem.b") },
+    };
+    let sigma = p.f64("problem.sigma");
+    let radius = as_f64(&p.computed("problem.radius", Val::Float(5.0)));
+    ToySpec { landscape, sigma, radius, burn_in: 0, exact: false }
+}
+
+/// Resolve a point into a run. Errors are one line each, without the file prefix.
+pub fn resolve(sweep: &str, p: &Point, seed_index: u64) -> Result<RunSpec, Vec<String>> {
+    let kind = p.str("problem.kind");
+    let problem =
+        if kind == "toy" { ProblemSpec::Toy(resolve_toy(p)) } else { ProblemSpec::Convex(resolve_convex(p, &kind)) };
+    let toy = matches!(problem, ProblemSpec::Toy(_));
 
     let method_name = p.str("quant.method");
     let mut grid = None;
     let method = match method_name.as_str() {
         "fp" => Method::Fp,
         m => {
-            let g = match p.str("quant.grid").as_str() {
+            let grid_name = p.str("quant.grid");
+            if toy && grid_name != "fixed" {
+                p.err(format!("quant.grid = {grid_name:?}: toy landscapes use a fixed grid (quant.delta) over the box problem.radius"));
+            }
+            let g = match grid_name.as_str() {
                 "binary" => GridKind::Binary { scale: p.f64("quant.scale") },
                 "ternary" => GridKind::Ternary { scale: p.f64("quant.scale") },
                 "bits" => GridKind::Bits {
@@ -238,7 +319,10 @@ pub fn resolve(sweep: &str, p: &Point, seed_index: u64) -> Result<RunSpec, Vec<S
                 },
                 _ => GridKind::Fixed {
                     delta: p.f64_when("quant.delta", "when quant.grid = \"fixed\""),
-                    range: p.get("quant.range").map(|v| as_f64(&v)),
+                    range: match &problem {
+                        ProblemSpec::Toy(t) => Some(t.radius),
+                        ProblemSpec::Convex(_) => p.get("quant.range").map(|v| as_f64(&v)),
+                    },
                 },
             };
             match Grid::new(g) {
@@ -279,12 +363,50 @@ pub fn resolve(sweep: &str, p: &Point, seed_index: u64) -> Result<RunSpec, Vec<S
         _ => Schedule::Const,
     };
     let batch = p.int("optim.batch") as usize;
-    if batch > samples {
-        p.err(format!("optim.batch = {batch}: larger than problem.samples = {samples}"));
+    let mut problem = problem;
+    let exact = toy && method == Method::Sr && p.str("run.mode") == "exact";
+    let sampling = match &problem {
+        ProblemSpec::Convex(c) => {
+            if batch > c.data.samples {
+                p.err(format!("optim.batch = {batch}: larger than problem.samples = {}", c.data.samples));
+            }
+            if p.str("optim.sampling") == "shuffle" {
+                Sampling::Shuffle
+            } else {
+                Sampling::Replacement
+            }
+        }
+        // Toy gradients are the exact gradient plus noise of variance sigma^2 / batch.
+        ProblemSpec::Toy(_) => Sampling::Replacement,
+    };
+    if exact {
+        // The chain is time-homogeneous plain SGD + SR: no state, no decay.
+        if optim != OptimKind::Sgd {
+            p.err("run.mode = \"exact\": the exact chain is for optim.kind = \"sgd\"".into());
+        }
+        if schedule != Schedule::Const {
+            p.err("run.mode = \"exact\": the exact chain needs optim.schedule = \"const\"".into());
+        }
+        if lr == Lr::InvMu {
+            p.err("run.mode = \"exact\": optim.lr = \"1/mu\" has no meaning on a toy landscape".into());
+        }
+    } else if toy && lr == Lr::InvMu {
+        p.err("optim.lr = \"1/mu\": toy landscapes are not strongly convex; give a number".into());
     }
-    let sampling = if p.str("optim.sampling") == "shuffle" { Sampling::Shuffle } else { Sampling::Replacement };
-    let steps = p.int("run.steps") as u64;
-    let log_every = p.int("run.log_every") as u64;
+    // The exact chain has no trajectory: no steps, no logging, no seeds.
+    let (steps, log_every) = if exact { (0, 1) } else { (p.int("run.steps") as u64, p.int("run.log_every") as u64) };
+    if let ProblemSpec::Toy(t) = &mut problem {
+        t.exact = exact;
+        if !exact {
+            t.burn_in = match p.computed("run.burn_in", Val::Int((steps / 10) as i64)) {
+                Val::Int(b) => b as u64,
+                _ => 0,
+            };
+            if t.burn_in >= steps {
+                p.err(format!("run.burn_in = {}: must be smaller than run.steps = {steps}", t.burn_in));
+            }
+        }
+    }
     let tail = p.f64("run.tail");
     let master = p.int("run.seed") as u64;
 
@@ -299,8 +421,15 @@ pub fn resolve(sweep: &str, p: &Point, seed_index: u64) -> Result<RunSpec, Vec<S
         .filter(|k| used.contains(k.path))
         .filter_map(|k| p.get_silent(k.path).map(|v| (k.path, v)))
         .collect();
-    params.push(("seed", Val::Int(seed_index as i64)));
+    let seed_index = if exact { 0 } else { seed_index };
+    if !exact {
+        params.push(("seed", Val::Int(seed_index as i64)));
+    }
     let full = canon(params.iter());
+    // What the trajectory depends on: not how long it runs, how it is logged or
+    // summarized, so a longer run extends a shorter one and logging never changes it.
+    let trajectory =
+        canon(params.iter().filter(|(k, _)| !matches!(*k, "run.steps" | "run.log_every" | "run.tail" | "run.burn_in")));
     let id = format!("{}-{:012x}", method.name(), hash_str(&full) >> 16);
     let problem_part = canon(params.iter().filter(|(k, _)| k.starts_with("problem.") || *k == "seed"));
     let data_part = canon(params.iter().filter(|(k, _)| {
@@ -311,9 +440,15 @@ pub fn resolve(sweep: &str, p: &Point, seed_index: u64) -> Result<RunSpec, Vec<S
         data: derive(master, &format!("data|{data_part}")),
         init: derive(master, &format!("init|{problem_part}")),
         batches: derive(master, &format!("batches|{batch_part}")),
-        rounding: derive(master, &format!("rounding|{full}")),
+        rounding: derive(master, &format!("rounding|{trajectory}")),
     };
-    let problem_key = format!("{:016x}|{data_part}|lambda={}", seeds.data, crate::output::fmt_f64(lambda));
+    // Convex runs share a problem instance (data + optimum); toys have nothing to build.
+    let problem_key = match &problem {
+        ProblemSpec::Convex(c) => {
+            format!("{:016x}|{data_part}|lambda={}", seeds.data, crate::output::fmt_f64(c.lambda))
+        }
+        ProblemSpec::Toy(_) => String::new(),
+    };
     Ok(RunSpec {
         problem_key,
         id,
@@ -347,11 +482,8 @@ impl Point<'_> {
             Default::Float(x) => Some(Val::Float(x)),
             Default::Str(s) => Some(Val::Str(s.into())),
             Default::Bool(b) => Some(Val::Bool(b)),
-            Default::Computed if path == "problem.lambda" => {
-                let logistic = self.get_silent("problem.kind") == Some(Val::Str("logistic".into()));
-                Some(Val::Float(if logistic { 1e-3 } else { 0.0 }))
-            }
-            _ => None,
+            Default::Computed => self.computed.borrow().iter().find(|(k, _)| *k == path).map(|(_, v)| v.clone()),
+            Default::None => None,
         }
     }
 }

@@ -91,8 +91,14 @@ pub fn fits_csv(groups: &[Group]) -> String {
         }
         for ((method, fixed), gs) in &series {
             for m in FIT_MEASURES {
-                let pts: Vec<(f64, f64)> =
-                    gs.iter().filter_map(|g| Some((num(g.spec.param(axis)?)?.ln(), measure(g, m)?.ln()))).collect();
+                // Log-log: axis values <= 0 (e.g. noise = 0) have no place on the fit.
+                let pts: Vec<(f64, f64)> = gs
+                    .iter()
+                    .filter_map(|g| {
+                        let x = num(g.spec.param(axis)?).filter(|x| *x > 0.0)?;
+                        Some((x.ln(), measure(g, m)?.ln()))
+                    })
+                    .collect();
                 let (x, y): (Vec<f64>, Vec<f64>) = pts.into_iter().unzip();
                 if let Some(f) = fit_line(&x, &y) {
                     w.write_record([

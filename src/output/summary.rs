@@ -75,7 +75,8 @@ impl RunRecord {
         if pts.is_empty() {
             return None;
         }
-        let k = ((self.spec.tail * pts.len() as f64).ceil() as usize).clamp(1, pts.len());
+        // The epsilon keeps 0.07 * 100 from rounding up to 8.
+        let k = ((self.spec.tail * pts.len() as f64 - 1e-9).ceil() as usize).clamp(1, pts.len());
         let vals: Option<Vec<f64>> = pts[pts.len() - k..].iter().map(|p| f(p)).collect();
         vals.map(|v| v.iter().sum::<f64>() / k as f64)
     }
@@ -110,8 +111,35 @@ fn read_points(path: &Path) -> Result<Vec<Point>, String> {
     Ok(out)
 }
 
-/// Read every run folder under `dir`. Folders that are not complete runs (no status,
-/// unreadable config) are reported in the second list and left alone.
+/// Read one run folder: its status, its config (which must give back the folder's name
+/// as the run id, so an edited or copied folder is not mistaken for the run), its metrics
+/// and theory.
+pub fn read_run(d: &Path) -> Result<RunRecord, String> {
+    let status =
+        RunStatus::read(d).ok_or_else(|| format!("{}: no readable {STATUS_FILE}, not a run folder", d.display()))?;
+    let spec = match crate::config::load_sweep(&d.join(CONFIG_FILE), &[]) {
+        Ok(s) if s.runs.len() == 1 => s.runs.into_iter().next().unwrap(),
+        Ok(_) => return Err(format!("{}: {CONFIG_FILE} is not a single run", d.display())),
+        Err(e) => return Err(e.join("; ")),
+    };
+    let folder = d.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    if spec.id != folder {
+        return Err(format!(
+            "{}: its {CONFIG_FILE} describes run {}, not {folder} (edited or copied folder; ignored)",
+            d.display(),
+            spec.id
+        ));
+    }
+    let points = read_points(&d.join(METRICS_FILE))?;
+    if points.is_empty() && status.finished {
+        return Err(format!("{}: {METRICS_FILE} has no rows", d.display()));
+    }
+    let theory = std::fs::read_to_string(d.join(THEORY_FILE)).ok().and_then(|t| toml::from_str(&t).ok());
+    Ok(RunRecord { spec, status, points, theory })
+}
+
+/// Read every run folder under `dir`. Folders that are not complete runs are reported in
+/// the second list and left alone (`run` redoes them).
 pub fn collect(dir: &Path) -> Result<(Vec<RunRecord>, Vec<String>), String> {
     let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: cannot read folder: {e}", dir.display()))?;
     let mut dirs: Vec<PathBuf> = entries
@@ -123,30 +151,10 @@ pub fn collect(dir: &Path) -> Result<(Vec<RunRecord>, Vec<String>), String> {
     let mut records = Vec::new();
     let mut skipped = Vec::new();
     for d in dirs {
-        let Some(status) = RunStatus::read(&d) else {
-            skipped.push(format!("{}: no readable {STATUS_FILE}, not a run folder", d.display()));
-            continue;
-        };
-        let spec = match crate::config::load_sweep(&d.join(CONFIG_FILE), &[]) {
-            Ok(s) if s.runs.len() == 1 => s.runs.into_iter().next().unwrap(),
-            Ok(_) => {
-                skipped.push(format!("{}: {CONFIG_FILE} is not a single run", d.display()));
-                continue;
-            }
-            Err(e) => {
-                skipped.push(e.join("; "));
-                continue;
-            }
-        };
-        let points = match read_points(&d.join(METRICS_FILE)) {
-            Ok(p) => p,
-            Err(e) => {
-                skipped.push(e);
-                continue;
-            }
-        };
-        let theory = std::fs::read_to_string(d.join(THEORY_FILE)).ok().and_then(|t| toml::from_str(&t).ok());
-        records.push(RunRecord { spec, status, points, theory });
+        match read_run(&d) {
+            Ok(r) => records.push(r),
+            Err(e) => skipped.push(e),
+        }
     }
     records.sort_by(|a, b| cmp_params(&a.spec, &b.spec, true));
     Ok((records, skipped))
@@ -390,8 +398,13 @@ pub fn summary_csv(groups: &[Group]) -> String {
 }
 
 /// Rebuild runs.csv, summary.csv and fits.csv of a sweep folder from its run folders.
+/// A folder without any run folder is an error (and nothing is written into it).
 pub fn rebuild(dir: &Path) -> Result<(Vec<Group>, Vec<String>), String> {
     let (records, skipped) = collect(dir)?;
+    if records.is_empty() {
+        let why = skipped.first().map(|s| format!(" ({s})")).unwrap_or_default();
+        return Err(format!("{}: no run folders found; is this a sweep folder (results/<name>)?{why}", dir.display()));
+    }
     let groups = group(&records);
     let write = |name: &str, text: String| {
         write_atomic(&dir.join(name), text.as_bytes())

@@ -125,7 +125,7 @@ impl ConvexProblem {
 }
 
 /// Generate the data set of a problem spec with its data seed and solve for the optimum.
-pub fn build(spec: &crate::config::ProblemSpec, data_seed: u64) -> Result<ConvexProblem, String> {
+pub fn build(spec: &crate::config::ConvexSpec, data_seed: u64) -> Result<ConvexProblem, String> {
     let ds = crate::data::synthetic::generate(&spec.data, data_seed);
     match spec.loss {
         Loss::Squared => least_squares::build(ds.x, ds.y, spec.lambda),

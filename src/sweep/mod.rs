@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use rayon::prelude::*;
 
-use crate::config::{RunSpec, Sweep};
+use crate::config::{ProblemSpec, RunSpec, Sweep};
 use crate::error::Error;
 use crate::output::progress::{Progress, ProgressMode};
 use crate::output::summary::{self, RunStatus, CONFIG_FILE, METRICS_FILE, STATUS_FILE, THEORY_FILE};
@@ -39,29 +39,45 @@ pub struct SweepReport {
     pub failed: usize,
     pub groups: Vec<summary::Group>,
     pub warnings: Vec<String>,
+    /// The summary files could not be rebuilt (e.g. disk full); the runs are on disk.
+    pub summary_error: Option<String>,
 }
 
 /// A folder for the sweep that we can write to; leftovers of interrupted runs removed.
 fn prepare_dir(dir: &Path) -> Result<(), String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: cannot create output folder: {e}", dir.display()))?;
-    let probe = dir.join(".write-probe");
+    let probe = dir.join(format!(".write-probe-{}", std::process::id()));
     std::fs::write(&probe, b"").map_err(|e| format!("{}: output folder is not writable: {e}", dir.display()))?;
     let _ = std::fs::remove_file(probe);
-    for e in std::fs::read_dir(dir).map_err(|e| format!("{}: cannot read output folder: {e}", dir.display()))?.flatten()
-    {
-        if e.file_name().to_string_lossy().starts_with(".tmp-") {
-            let _ = std::fs::remove_dir_all(e.path());
+    // Temporary run folders are named .tmp-<pid>-<run id>; remove those whose process is
+    // gone (an interrupted sweep), never those of a sweep still writing here.
+    let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: cannot read output folder: {e}", dir.display()))?;
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let pid = name.strip_prefix(".tmp-").and_then(|r| r.split_once('-')).and_then(|(p, _)| p.parse::<u32>().ok());
+        if let Some(pid) = pid {
+            if pid != std::process::id() && !process_alive(pid) {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
         }
     }
     Ok(())
 }
 
-/// A run folder counts as finished only with a finished status and its metrics.
-pub fn is_finished(run_dir: &Path) -> bool {
-    run_dir.join(METRICS_FILE).is_file() && RunStatus::read(run_dir).is_some_and(|s| s.finished)
+/// Whether a process exists (Linux /proc; elsewhere assume it does, and leave its files).
+fn process_alive(pid: u32) -> bool {
+    let proc = Path::new("/proc");
+    !proc.is_dir() || proc.join(pid.to_string()).exists()
 }
 
-/// Write a run folder under a temporary name and rename it into place.
+/// A run folder counts as finished when the summary can read it and its status says so:
+/// `run` and `summarize` agree on what is done, and a damaged folder is redone.
+pub fn is_finished(run_dir: &Path) -> bool {
+    run_dir.is_dir() && summary::read_run(run_dir).is_ok_and(|r| r.status.finished)
+}
+
+/// Write a run folder under a temporary name and rename it into place; on failure the
+/// temporary folder is removed.
 fn write_run(
     dir: &Path,
     spec: &RunSpec,
@@ -69,23 +85,33 @@ fn write_run(
     theory: Option<&RunTheory>,
     status: &RunStatus,
 ) -> std::io::Result<()> {
-    let tmp = dir.join(format!(".tmp-{}", spec.id));
-    if tmp.exists() {
-        std::fs::remove_dir_all(&tmp)?;
+    let tmp = dir.join(format!(".tmp-{}-{}", std::process::id(), spec.id));
+    let result = (|| {
+        if tmp.exists() {
+            std::fs::remove_dir_all(&tmp)?;
+        }
+        std::fs::create_dir(&tmp)?;
+        std::fs::write(tmp.join(CONFIG_FILE), spec.to_toml())?;
+        std::fs::write(tmp.join(METRICS_FILE), metrics)?;
+        if let Some(th) = theory {
+            std::fs::write(tmp.join(THEORY_FILE), th.to_toml())?;
+        }
+        // The status goes last and atomically: it is what marks the folder complete.
+        write_atomic(&tmp.join(STATUS_FILE), status.to_toml().as_bytes())?;
+        let fin = dir.join(&spec.id);
+        if fin.exists() {
+            std::fs::remove_dir_all(&fin)?;
+        }
+        match std::fs::rename(&tmp, &fin) {
+            // Another process finished the same run in between: its result is as good.
+            Err(_) if is_finished(&fin) => std::fs::remove_dir_all(&tmp),
+            r => r,
+        }
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_dir_all(&tmp);
     }
-    std::fs::create_dir(&tmp)?;
-    std::fs::write(tmp.join(CONFIG_FILE), spec.to_toml())?;
-    std::fs::write(tmp.join(METRICS_FILE), metrics)?;
-    if let Some(th) = theory {
-        std::fs::write(tmp.join(THEORY_FILE), th.to_toml())?;
-    }
-    // The status goes last and atomically: it is what marks the folder complete.
-    write_atomic(&tmp.join(STATUS_FILE), status.to_toml().as_bytes())?;
-    let fin = dir.join(&spec.id);
-    if fin.exists() {
-        std::fs::remove_dir_all(&fin)?;
-    }
-    std::fs::rename(&tmp, &fin)
+    result
 }
 
 /// Run every sweep; all runs of all sweeps share one pool. Failed runs are counted in
@@ -99,6 +125,9 @@ pub fn run(sweeps: &[Sweep], opts: &Options) -> Result<Vec<SweepReport>, Error> 
                 s.def.source, s.def.name
             )));
         }
+    }
+    if let Some(s) = sweeps.iter().find(|s| s.runs.iter().any(|r| matches!(r.problem, ProblemSpec::Toy(_)))) {
+        return Err(Error::input(format!("{}: problem.kind = \"toy\" cannot be run by this build yet", s.def.source)));
     }
     let dirs: Vec<PathBuf> = sweeps.iter().map(|s| opts.out.join(&s.def.name)).collect();
     let mut errs = Vec::new();
@@ -148,9 +177,13 @@ pub fn run(sweeps: &[Sweep], opts: &Options) -> Result<Vec<SweepReport>, Error> 
         }
     }
     tracing::debug!(instances = keys.len(), runs = todo.len(), "building problem instances");
+    // The exact solve and eigenvalues are O(d^3): say so before a silent wait.
+    if !opts.quiet && keys.iter().any(|r| matches!(&r.problem, ProblemSpec::Convex(c) if c.data.dim >= 500)) {
+        eprintln!("building {} problem instance(s) (exact optimum and Hessian eigenvalues)...", keys.len());
+    }
     let problems: HashMap<&str, Result<Arc<ConvexProblem>, String>> = pool.install(|| {
         keys.par_iter()
-            .map(|r| (r.problem_key.as_str(), crate::problems::build(&r.problem, r.seeds.data).map(Arc::new)))
+            .map(|r| (r.problem_key.as_str(), crate::problems::build(r.convex(), r.seeds.data).map(Arc::new)))
             .collect()
     });
 
@@ -165,7 +198,7 @@ pub fn run(sweeps: &[Sweep], opts: &Options) -> Result<Vec<SweepReport>, Error> 
                     Ok(p) => {
                         let mut out = train(spec, p);
                         if out.failure.is_none() {
-                            let th = RunTheory::analyse(spec, p, &out.rows, &out.weights.deployed);
+                            let th = RunTheory::analyse(spec, p, &out.rows, &out.weights.deployed, &out.measured);
                             for r in out.rows.iter_mut() {
                                 r.bound = th.bound_at(r.step);
                             }
@@ -209,7 +242,10 @@ pub fn run(sweeps: &[Sweep], opts: &Options) -> Result<Vec<SweepReport>, Error> 
     for (i, s) in sweeps.iter().enumerate() {
         let (ran, failed) =
             results.iter().filter(|(j, _)| *j == i).fold((0, 0), |(r, f), (_, ok)| (r + 1, f + !ok as usize));
-        let (groups, warnings) = summary::rebuild(&dirs[i]).map_err(Error::input)?;
+        let (groups, warnings, summary_error) = match summary::rebuild(&dirs[i]) {
+            Ok((g, w)) => (g, w, None),
+            Err(e) => (Vec::new(), Vec::new(), Some(e)),
+        };
         reports.push(SweepReport {
             name: s.def.name.clone(),
             dir: dirs[i].clone(),
@@ -219,6 +255,7 @@ pub fn run(sweeps: &[Sweep], opts: &Options) -> Result<Vec<SweepReport>, Error> 
             failed,
             groups,
             warnings,
+            summary_error,
         });
     }
     Ok(reports)
@@ -238,6 +275,10 @@ pub fn print_report(r: &SweepReport) {
         r.failed,
         r.dir.display()
     );
+    if let Some(e) = &r.summary_error {
+        eprintln!("error: {e}");
+        return;
+    }
     println!("tail-mean gap F - F* (mean ± 95% CI over seeds):");
     print!("{}", crate::output::table::floor_table(&r.groups));
 }

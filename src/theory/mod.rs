@@ -11,9 +11,10 @@
 //! R has no bound (it stalls). The proofs cover FP, SR and BC with stochastic rounding;
 //! BC with nearest rounding is not covered (its rounding error is biased), so its bound
 //! is reported with `covered = false`. Bounds are on the averaged iterate (BC: averaged
-//! latent weights); G is the measured sup of the root-mean-square minibatch gradient
-//! norm along the run, and where a box domain is set, the a-priori bound over the box is
-//! reported too (`g_box`).
+//! latent weights); G is the measured sup of the mean squared minibatch gradient norm
+//! over windows of `train::G_WINDOW` steps (independent of logging), and where a box
+//! domain is set, the a-priori bound over the box is reported too (`g_box`). Only plain
+//! SGD directions are covered: momentum and Adam runs get no bound.
 
 pub mod bounds;
 
@@ -21,9 +22,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{Lr, RunSpec};
 use crate::method::{Method, Rounding};
-use crate::optim::Schedule;
+use crate::optim::{OptimKind, Schedule};
 use crate::problems::{ConvexProblem, Loss};
-use crate::train::Row;
+use crate::train::{Measured, Row};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -71,14 +72,14 @@ pub struct RunTheory {
 
 impl RunTheory {
     /// Analyse a finished run. Needs the rows for the measured G, D and r0.
-    pub fn analyse(spec: &RunSpec, p: &ConvexProblem, rows: &[Row], w_final: &[f64]) -> RunTheory {
+    pub fn analyse(spec: &RunSpec, p: &ConvexProblem, rows: &[Row], w_final: &[f64], m: &Measured) -> RunTheory {
         let d = p.dim();
         let latent = matches!(spec.method, Method::Bc { .. });
         let dist = |r: &Row| if latent { r.dist_latent.unwrap_or(r.dist) } else { r.dist };
-        let g_meas = rows.iter().filter_map(|r| r.grad_norm).fold(0.0, f64::max);
-        let (diameter, diameter_source) = match spec.problem.radius {
+        let g_meas = m.g_sup;
+        let (diameter, diameter_source) = match spec.convex().radius {
             Some(r) => (2.0 * r * (d as f64).sqrt(), "box"),
-            None => (2.0 * rows.iter().map(dist).fold(0.0, f64::max), "iterates"),
+            None => (2.0 * m.dist_max, "iterates"),
         };
         let row_norms: Vec<f64> = p.x.rows().into_iter().map(|r| r.dot(&r).sqrt()).collect();
         let max_row = row_norms.iter().copied().fold(0.0, f64::max);
@@ -88,7 +89,7 @@ impl RunTheory {
                 bounds::logistic_l2(row_norms.iter().map(|n| n.powi(3)).sum::<f64>() / row_norms.len() as f64)
             }
         };
-        let g_box = spec.problem.radius.map(|r| {
+        let g_box = spec.convex().radius.map(|r| {
             let wmax = r * (d as f64).sqrt();
             let data = match p.loss {
                 Loss::Squared => row_norms.iter().zip(&p.y).map(|(n, y)| n * (n * wmax + y.abs())).fold(0.0, f64::max),
@@ -100,9 +101,10 @@ impl RunTheory {
         let floor_sr = delta.map(|dl| bounds::sr_floor(d, dl, g_meas));
         let floor_bc = delta.map(|dl| bounds::bc_floor(diameter, l2, d, dl));
         let floor_bc_safe = delta.map(|dl| bounds::bc_floor_safe(diameter, l2, d, dl));
-        let kind = match (spec.schedule, spec.lr) {
-            (Schedule::InvT { tau }, Lr::InvMu) if tau == 1.0 => BoundKind::StronglyConvex,
-            (Schedule::Const, _) => BoundKind::ConstStep,
+        // The proofs are for plain SGD directions; momentum and Adam get no bound.
+        let kind = match (spec.optim, spec.schedule, spec.lr) {
+            (OptimKind::Sgd, Schedule::InvT { tau }, Lr::InvMu) if tau == 1.0 => BoundKind::StronglyConvex,
+            (OptimKind::Sgd, Schedule::Const, _) => BoundKind::ConstStep,
             _ => BoundKind::None,
         };
         let (floor, proven) = match spec.method {
