@@ -6,6 +6,7 @@ pub mod config;
 pub mod data;
 pub mod error;
 pub mod linalg;
+pub mod markov;
 pub mod method;
 pub mod optim;
 pub mod output;
@@ -15,6 +16,7 @@ pub mod real;
 pub mod rng;
 pub mod sweep;
 pub mod theory;
+pub mod toy;
 pub mod train;
 
 /// The quickstart sweep, built in so that `qnet-exp run` works with no file at hand.

@@ -30,6 +30,10 @@ pub struct Row {
     /// The theory's bound on E[F(w_bar_t) - F*] for this run (see `theory`), filled in
     /// after the run because it uses the measured G.
     pub bound: Option<f64>,
+    /// Toys only: time average of F at the deployed weights since burn-in.
+    pub mean_f: Option<f64>,
+    /// Toys only: fraction of the steps since burn-in spent at a global grid minimiser.
+    pub p_min: Option<f64>,
 }
 
 pub const METRICS_COLUMNS: &[&str] = &[
@@ -47,6 +51,8 @@ pub const METRICS_COLUMNS: &[&str] = &[
     "subcell_frac",
     "grad_norm",
     "bound",
+    "mean_f",
+    "p_min",
 ];
 
 pub struct Outcome {
@@ -324,6 +330,8 @@ impl RowContext<'_> {
             subcell_frac: (self.method.is_quantized() && iv.steps > 0).then(|| iv.subcell as f64 / (n * d)),
             grad_norm: (iv.steps > 0).then(|| (iv.grad_sq / n).sqrt()),
             bound: None,
+            mean_f: None,
+            p_min: None,
         }
     }
 }

@@ -127,7 +127,7 @@ fn run_writes_the_documented_files_and_columns() {
     let m = std::fs::read_to_string(dirs[0].join("metrics.csv")).unwrap();
     assert_eq!(
         m.lines().next().unwrap(),
-        "step,epoch,lr,loss,gap,gap_latent,gap_avg,gap_avg_latent,dist,dist_latent,changed_frac,subcell_frac,grad_norm,bound"
+        "step,epoch,lr,loss,gap,gap_latent,gap_avg,gap_avg_latent,dist,dist_latent,changed_frac,subcell_frac,grad_norm,bound,mean_f,p_min"
     );
     // Step 0, every 50 steps, and the last step.
     assert_eq!(m.lines().count(), 1 + 1 + 8);

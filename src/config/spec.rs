@@ -304,7 +304,14 @@ pub fn resolve(sweep: &str, p: &Point, seed_index: u64) -> Result<RunSpec, Vec<S
     let method_name = p.str("quant.method");
     let mut grid = None;
     let method = match method_name.as_str() {
-        "fp" => Method::Fp,
+        "fp" => {
+            // On a toy the grid is also the histogram's bins: FP iterates are binned to it.
+            if let ProblemSpec::Toy(t) = &problem {
+                let delta = p.f64_when("quant.delta", "on a toy (the histogram's grid)");
+                grid = Grid::fixed(delta, Some(t.radius)).map_err(|e| p.err(format!("quant: {e}"))).ok();
+            }
+            Method::Fp
+        }
         m => {
             let grid_name = p.str("quant.grid");
             if toy && grid_name != "fixed" {
@@ -393,8 +400,22 @@ pub fn resolve(sweep: &str, p: &Point, seed_index: u64) -> Result<RunSpec, Vec<S
     } else if toy && lr == Lr::InvMu {
         p.err("optim.lr = \"1/mu\": toy landscapes are not strongly convex; give a number".into());
     }
+    if toy && schedule != Schedule::Const {
+        p.err("optim.schedule: toy runs use a constant step (sweep optim.lr instead)".into());
+    }
+    if let ProblemSpec::Toy(t) = &problem {
+        if exact && t.sigma == 0.0 {
+            p.err("run.mode = \"exact\" needs problem.sigma > 0 (without noise the chain is not irreducible)".into());
+        }
+    }
     // The exact chain has no trajectory: no steps, no logging, no seeds.
-    let (steps, log_every) = if exact { (0, 1) } else { (p.int("run.steps") as u64, p.int("run.log_every") as u64) };
+    let (steps, log_every) = if exact {
+        // Not part of an exact run, but a sweep mixing modes legitimately sets them.
+        let _ = (p.get("run.steps"), p.get("run.log_every"), p.get("run.burn_in"));
+        (0, 1)
+    } else {
+        (p.int("run.steps") as u64, p.int("run.log_every") as u64)
+    };
     if let ProblemSpec::Toy(t) = &mut problem {
         t.exact = exact;
         if !exact {
@@ -421,6 +442,9 @@ pub fn resolve(sweep: &str, p: &Point, seed_index: u64) -> Result<RunSpec, Vec<S
         .filter(|k| used.contains(k.path))
         .filter_map(|k| p.get_silent(k.path).map(|v| (k.path, v)))
         .collect();
+    if exact {
+        params.retain(|(k, _)| !matches!(*k, "run.steps" | "run.log_every" | "run.burn_in"));
+    }
     let seed_index = if exact { 0 } else { seed_index };
     if !exact {
         params.push(("seed", Val::Int(seed_index as i64)));

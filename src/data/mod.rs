@@ -1,6 +1,6 @@
 //! Data sources. Synthetic regression/classification sets for the convex problems.
 
-pub mod synthetic;
-pub mod idx;
 pub mod cifar;
 pub mod dataset;
+pub mod idx;
+pub mod synthetic;

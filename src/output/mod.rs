@@ -49,7 +49,7 @@ pub fn metrics_csv(rows: &[crate::train::Row]) -> String {
     for r in rows {
         let cells = [
             r.step.to_string(),
-            fmt_f64(r.epoch),
+            if r.epoch.is_nan() { String::new() } else { fmt_f64(r.epoch) },
             fmt_f64(r.lr),
             fmt_f64(r.loss),
             fmt_f64(r.gap),
@@ -62,6 +62,8 @@ pub fn metrics_csv(rows: &[crate::train::Row]) -> String {
             fmt_opt(r.subcell_frac),
             fmt_opt(r.grad_norm),
             fmt_opt(r.bound),
+            fmt_opt(r.mean_f),
+            fmt_opt(r.p_min),
         ];
         out.push_str(&cells.join(","));
         out.push('\n');

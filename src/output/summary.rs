@@ -59,6 +59,8 @@ pub struct Point {
     pub gap_latent: Option<f64>,
     pub gap_avg: f64,
     pub gap_avg_latent: Option<f64>,
+    pub mean_f: Option<f64>,
+    pub p_min: Option<f64>,
 }
 
 pub struct RunRecord {
@@ -89,6 +91,7 @@ fn read_points(path: &Path) -> Result<Vec<Point>, String> {
         |name: &str| headers.iter().position(|h| h == name).ok_or(format!("{}: no column {name}", path.display()));
     let (cs, cg, cl, ca, cal) =
         (col("step")?, col("gap")?, col("gap_latent")?, col("gap_avg")?, col("gap_avg_latent")?);
+    let (cmf, cpm) = (col("mean_f")?, col("p_min")?);
     let mut out = Vec::new();
     for rec in rdr.records() {
         let rec = rec.map_err(|e| format!("{}: {e}", path.display()))?;
@@ -106,6 +109,8 @@ fn read_points(path: &Path) -> Result<Vec<Point>, String> {
             gap_latent: num(cl)?,
             gap_avg: num(ca)?.unwrap_or(f64::NAN),
             gap_avg_latent: num(cal)?,
+            mean_f: num(cmf)?,
+            p_min: num(cpm)?,
         });
     }
     Ok(out)
@@ -246,6 +251,10 @@ pub struct Group {
     pub tail_gap_avg_latent: Option<Summary>,
     /// The gap each run's bound is about (final averaged iterate; BC: averaged latent).
     pub bounded_gap: Option<Summary>,
+    /// Toys: time-averaged F since burn-in (exact runs: E_pi[F]) at the end.
+    pub mean_f: Option<Summary>,
+    /// Toys: fraction of time at a global grid minimiser (exact runs: P_pi).
+    pub p_min: Option<Summary>,
     /// Theory over the seeds (constants and bounds averaged over the seeds' data sets).
     pub theory: Option<GroupTheory>,
 }
@@ -338,8 +347,16 @@ fn theory_cells(g: &Group) -> Vec<String> {
     ]
 }
 
-pub const STAT_NAMES: &[&str] =
-    &["final_gap", "tail_gap", "tail_gap_latent", "tail_gap_avg", "tail_gap_avg_latent", "bounded_gap"];
+pub const STAT_NAMES: &[&str] = &[
+    "final_gap",
+    "tail_gap",
+    "tail_gap_latent",
+    "tail_gap_avg",
+    "tail_gap_avg_latent",
+    "bounded_gap",
+    "mean_f",
+    "p_min",
+];
 
 pub fn group(records: &[RunRecord]) -> Vec<Group> {
     let mut out = Vec::new();
@@ -364,6 +381,8 @@ pub fn group(records: &[RunRecord]) -> Vec<Group> {
             tail_gap_avg: stat(&|r| r.tail_mean(|p| Some(p.gap_avg))),
             tail_gap_avg_latent: stat(&|r| r.tail_mean(|p| p.gap_avg_latent)),
             bounded_gap: stat(&|r| r.theory.as_ref().map(|t| t.measured_final)),
+            mean_f: stat(&|r| r.points.last().and_then(|p| p.mean_f)),
+            p_min: stat(&|r| r.points.last().and_then(|p| p.p_min)),
             theory: GroupTheory::of(&runs.iter().filter_map(|r| r.theory.as_ref()).collect::<Vec<_>>()),
         });
         i = j;
@@ -386,7 +405,16 @@ pub fn summary_csv(groups: &[Group]) -> String {
         row.extend(param_cells(&g.spec));
         row.push(g.n.to_string());
         row.push(g.n_failed.to_string());
-        for s in [g.final_gap, g.tail_gap, g.tail_gap_latent, g.tail_gap_avg, g.tail_gap_avg_latent, g.bounded_gap] {
+        for s in [
+            g.final_gap,
+            g.tail_gap,
+            g.tail_gap_latent,
+            g.tail_gap_avg,
+            g.tail_gap_avg_latent,
+            g.bounded_gap,
+            g.mean_f,
+            g.p_min,
+        ] {
             row.push(s.map(|s| fmt_f64(s.mean)).unwrap_or_default());
             row.push(fmt_opt(s.and_then(|s| s.std)));
             row.push(fmt_opt(s.and_then(|s| s.ci95)));

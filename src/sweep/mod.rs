@@ -82,7 +82,7 @@ fn write_run(
     dir: &Path,
     spec: &RunSpec,
     metrics: &str,
-    theory: Option<&RunTheory>,
+    files: &[(&str, String)],
     status: &RunStatus,
 ) -> std::io::Result<()> {
     let tmp = dir.join(format!(".tmp-{}-{}", std::process::id(), spec.id));
@@ -93,8 +93,8 @@ fn write_run(
         std::fs::create_dir(&tmp)?;
         std::fs::write(tmp.join(CONFIG_FILE), spec.to_toml())?;
         std::fs::write(tmp.join(METRICS_FILE), metrics)?;
-        if let Some(th) = theory {
-            std::fs::write(tmp.join(THEORY_FILE), th.to_toml())?;
+        for (name, text) in files {
+            std::fs::write(tmp.join(name), text)?;
         }
         // The status goes last and atomically: it is what marks the folder complete.
         write_atomic(&tmp.join(STATUS_FILE), status.to_toml().as_bytes())?;
@@ -114,6 +114,46 @@ fn write_run(
     result
 }
 
+type Instances<'a> = HashMap<&'a str, Result<Arc<ConvexProblem>, String>>;
+
+/// One run: its metrics.csv text, the other files of its folder, and its status.
+fn execute(spec: &RunSpec, problems: &Instances) -> (String, Vec<(&'static str, String)>, RunStatus) {
+    let failed = |reason: String| RunStatus { finished: false, reason, wall_s: 0.0, last_change_step: 0 };
+    match &spec.problem {
+        ProblemSpec::Toy(t) => {
+            let out = crate::toy::run::execute(spec, t);
+            let finite = out.rows.iter().all(|r| r.loss.is_finite());
+            let status = if finite {
+                RunStatus { finished: true, reason: String::new(), wall_s: 0.0, last_change_step: 0 }
+            } else {
+                failed("non-finite F on the toy".into())
+            };
+            (metrics_csv(&out.rows), out.files, status)
+        }
+        ProblemSpec::Convex(_) => match &problems[spec.problem_key.as_str()] {
+            Ok(p) => {
+                let mut out = train(spec, p);
+                let mut files = Vec::new();
+                if out.failure.is_none() {
+                    let th = RunTheory::analyse(spec, p, &out.rows, &out.weights.deployed, &out.measured);
+                    for r in out.rows.iter_mut() {
+                        r.bound = th.bound_at(r.step);
+                    }
+                    files.push((THEORY_FILE, th.to_toml()));
+                }
+                let status = RunStatus {
+                    finished: out.failure.is_none(),
+                    reason: out.failure.unwrap_or_default(),
+                    wall_s: 0.0,
+                    last_change_step: out.last_change,
+                };
+                (metrics_csv(&out.rows), files, status)
+            }
+            Err(e) => (metrics_csv(&[]), Vec::new(), failed(format!("problem: {e}"))),
+        },
+    }
+}
+
 /// Run every sweep; all runs of all sweeps share one pool. Failed runs are counted in
 /// the reports, not returned as an error: the sweep goes on around them.
 pub fn run(sweeps: &[Sweep], opts: &Options) -> Result<Vec<SweepReport>, Error> {
@@ -125,9 +165,6 @@ pub fn run(sweeps: &[Sweep], opts: &Options) -> Result<Vec<SweepReport>, Error> 
                 s.def.source, s.def.name
             )));
         }
-    }
-    if let Some(s) = sweeps.iter().find(|s| s.runs.iter().any(|r| matches!(r.problem, ProblemSpec::Toy(_)))) {
-        return Err(Error::input(format!("{}: problem.kind = \"toy\" cannot be run by this build yet", s.def.source)));
     }
     let dirs: Vec<PathBuf> = sweeps.iter().map(|s| opts.out.join(&s.def.name)).collect();
     let mut errs = Vec::new();
@@ -171,7 +208,7 @@ pub fn run(sweeps: &[Sweep], opts: &Options) -> Result<Vec<SweepReport>, Error> 
     // Each problem instance (data set + optimum) is built once and shared.
     let mut keys: Vec<&RunSpec> = Vec::new();
     let mut seen = std::collections::HashSet::new();
-    for (_, r) in &todo {
+    for (_, r) in todo.iter().filter(|(_, r)| matches!(r.problem, ProblemSpec::Convex(_))) {
         if seen.insert(r.problem_key.as_str()) {
             keys.push(r);
         }
@@ -181,7 +218,7 @@ pub fn run(sweeps: &[Sweep], opts: &Options) -> Result<Vec<SweepReport>, Error> 
     if !opts.quiet && keys.iter().any(|r| matches!(&r.problem, ProblemSpec::Convex(c) if c.data.dim >= 500)) {
         eprintln!("building {} problem instance(s) (exact optimum and Hessian eigenvalues)...", keys.len());
     }
-    let problems: HashMap<&str, Result<Arc<ConvexProblem>, String>> = pool.install(|| {
+    let problems: Instances = pool.install(|| {
         keys.par_iter()
             .map(|r| (r.problem_key.as_str(), crate::problems::build(r.convex(), r.seeds.data).map(Arc::new)))
             .collect()
@@ -193,41 +230,13 @@ pub fn run(sweeps: &[Sweep], opts: &Options) -> Result<Vec<SweepReport>, Error> 
             .with_max_len(1)
             .map(|&(i, spec)| {
                 let start = Instant::now();
-                let mut theory = None;
-                let (metrics, mut status) = match &problems[spec.problem_key.as_str()] {
-                    Ok(p) => {
-                        let mut out = train(spec, p);
-                        if out.failure.is_none() {
-                            let th = RunTheory::analyse(spec, p, &out.rows, &out.weights.deployed, &out.measured);
-                            for r in out.rows.iter_mut() {
-                                r.bound = th.bound_at(r.step);
-                            }
-                            theory = Some(th);
-                        }
-                        let status = RunStatus {
-                            finished: out.failure.is_none(),
-                            reason: out.failure.unwrap_or_default(),
-                            wall_s: 0.0,
-                            last_change_step: out.last_change,
-                        };
-                        (metrics_csv(&out.rows), status)
-                    }
-                    Err(e) => (
-                        metrics_csv(&[]),
-                        RunStatus {
-                            finished: false,
-                            reason: format!("problem: {e}"),
-                            wall_s: 0.0,
-                            last_change_step: 0,
-                        },
-                    ),
-                };
+                let (metrics, files, mut status) = execute(spec, &problems);
                 status.wall_s = start.elapsed().as_secs_f64();
                 let mut ok = status.finished;
                 if !ok {
                     tracing::warn!(run = %spec.id, reason = %status.reason, "run failed");
                 }
-                if let Err(e) = write_run(&dirs[i], spec, &metrics, theory.as_ref(), &status) {
+                if let Err(e) = write_run(&dirs[i], spec, &metrics, &files, &status) {
                     tracing::error!(run = %spec.id, "cannot write run folder: {e}");
                     ok = false;
                 }

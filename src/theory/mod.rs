@@ -103,7 +103,7 @@ impl RunTheory {
         let floor_bc_safe = delta.map(|dl| bounds::bc_floor_safe(diameter, l2, d, dl));
         // The proofs are for plain SGD directions; momentum and Adam get no bound.
         let kind = match (spec.optim, spec.schedule, spec.lr) {
-            (OptimKind::Sgd, Schedule::InvT { tau }, Lr::InvMu) if tau == 1.0 => BoundKind::StronglyConvex,
+            (OptimKind::Sgd, Schedule::InvT { tau: 1.0 }, Lr::InvMu) => BoundKind::StronglyConvex,
             (OptimKind::Sgd, Schedule::Const, _) => BoundKind::ConstStep,
             _ => BoundKind::None,
         };
