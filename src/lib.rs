@@ -8,6 +8,7 @@ pub mod error;
 pub mod linalg;
 pub mod markov;
 pub mod method;
+pub mod nets;
 pub mod optim;
 pub mod output;
 pub mod problems;

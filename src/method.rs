@@ -56,6 +56,8 @@ pub struct StepStats {
     pub changed: usize,
     /// Coordinates whose step `|alpha d_i|` was below half a grid cell (R cannot move them).
     pub subcell: usize,
+    /// Sum of |deployed - value before rounding| (BC: the latent value).
+    pub round_err: f64,
 }
 
 /// Where an update may land before rounding: the problem's box domain, intersected with
@@ -113,10 +115,29 @@ impl Method {
         bounds: Bounds<T>,
         key: u64,
     ) -> StepStats {
+        self.step_slices(&mut wts.deployed, wts.latent.as_deref_mut(), dir, alpha, lat, bounds, key, 0)
+    }
+
+    /// The same on one part of a parameter vector (e.g. one layer's weights): `offset` is
+    /// the slice's position in the whole vector, so element `offset + i` uses draw
+    /// `offset + i` of the step's rounding stream whatever the split.
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    pub fn step_slices<T: Real>(
+        &self,
+        w: &mut [T],
+        latent: Option<&mut [T]>,
+        dir: &[T],
+        alpha: T,
+        lat: &Lattice<T>,
+        bounds: Bounds<T>,
+        key: u64,
+        offset: usize,
+    ) -> StepStats {
         let half = lat.delta * T::HALF;
         let (lo, hi) = (bounds.lo, bounds.hi);
         let mut st = StepStats::default();
-        let w = &mut wts.deployed;
+        let unit = |i: usize| T::unit_from_bits(draw(key, (offset + i) as u64));
         match *self {
             Method::Fp => {
                 for (wi, &di) in w.iter_mut().zip(dir) {
@@ -129,7 +150,9 @@ impl Method {
                 for (wi, &di) in w.iter_mut().zip(dir) {
                     let s = alpha * di;
                     st.subcell += (s.abs() < half) as usize;
-                    let x = lat.nearest((*wi - s).clamp_to(lo, hi));
+                    let pre = (*wi - s).clamp_to(lo, hi);
+                    let x = lat.nearest(pre);
+                    st.round_err += (x - pre).abs().to_f64();
                     st.changed += (x != *wi) as usize;
                     *wi = x;
                 }
@@ -138,22 +161,24 @@ impl Method {
                 for (i, (wi, &di)) in w.iter_mut().zip(dir).enumerate() {
                     let s = alpha * di;
                     st.subcell += (s.abs() < half) as usize;
-                    let r = T::unit_from_bits(draw(key, i as u64));
-                    let x = lat.stochastic((*wi - s).clamp_to(lo, hi), r);
+                    let pre = (*wi - s).clamp_to(lo, hi);
+                    let x = lat.stochastic(pre, unit(i));
+                    st.round_err += (x - pre).abs().to_f64();
                     st.changed += (x != *wi) as usize;
                     *wi = x;
                 }
             }
             Method::Bc { rounding, .. } => {
-                let latent = wts.latent.as_mut().expect("BC keeps a latent buffer");
+                let latent = latent.expect("BC keeps a latent buffer");
                 for (i, ((wi, li), &di)) in w.iter_mut().zip(latent.iter_mut()).zip(dir).enumerate() {
                     let s = alpha * di;
                     st.subcell += (s.abs() < half) as usize;
                     *li = (*li - s).clamp_to(lo, hi);
                     let x = match rounding {
                         Rounding::Nearest => lat.nearest(*li),
-                        Rounding::Stochastic => lat.stochastic(*li, T::unit_from_bits(draw(key, i as u64))),
+                        Rounding::Stochastic => lat.stochastic(*li, unit(i)),
                     };
+                    st.round_err += (x - *li).abs().to_f64();
                     st.changed += (x != *wi) as usize;
                     *wi = x;
                 }

@@ -7,7 +7,7 @@ mod spec;
 
 pub use expand::{expand, Sweep, MAX_RUNS};
 pub use parse::{load, parse, SweepDef, Val};
-pub use spec::{ConvexSpec, Init, LandscapeSpec, Lr, ProblemSpec, RunSpec, Sampling, Seeds, ToySpec};
+pub use spec::{ConvexSpec, Init, LandscapeSpec, Lr, NetSpec, ProblemSpec, RunSpec, Sampling, Seeds, ToySpec};
 
 use std::path::Path;
 

@@ -56,7 +56,9 @@ macro_rules! key {
     };
 }
 
-pub const PROBLEM_KINDS: &[&str] = &["least_squares", "logistic", "toy"];
+pub const PROBLEM_KINDS: &[&str] = &["least_squares", "logistic", "toy", "mlp"];
+pub const DATASETS: &[&str] = &["mnist", "fashion_mnist", "cifar10"];
+pub const LAYER_SCALES: &[&str] = &["glorot", "fixed"];
 pub const LANDSCAPES: &[&str] = &["wave", "egg_crate", "rastrigin"];
 pub const MODES: &[&str] = &["simulate", "exact"];
 pub const METHODS: &[&str] = &["fp", "r", "sr", "bc"];
@@ -72,7 +74,21 @@ pub const KEYS: &[KeySpec] = &[
     key!("name", "sweep", Ty::Text, Default::None, false, "always",
          "sweep name; results go to <out>/<name>/"),
     key!("problem.kind", "problem", Ty::Choice(PROBLEM_KINDS), Default::Str("least_squares"), true, "always",
-         "least_squares | logistic | toy (a 1-D/2-D non-convex landscape)"),
+         "least_squares | logistic | toy (a 1-D/2-D non-convex landscape) | mlp (a ReLU network on real images)"),
+    key!("problem.dataset", "dataset", Ty::Choice(DATASETS), Default::Str("mnist"), true, "problem.kind = \"mlp\"",
+         "mnist | fashion_mnist | cifar10 (only the 20-image sample is reachable here); fetch with scripts/fetch-data.sh"),
+    key!("problem.data_dir", "data_dir", Ty::Text, Default::Computed, false, "problem.kind = \"mlp\"",
+         "folder with the data sets; default $QNET_DATA_DIR, else data/"),
+    key!("problem.width", "width", Ty::Int { min: 1, max: 8192 }, Default::Int(256), true, "problem.kind = \"mlp\"",
+         "units per hidden layer"),
+    key!("problem.depth", "depth", Ty::Int { min: 1, max: 16 }, Default::Int(2), true, "problem.kind = \"mlp\"",
+         "number of hidden layers"),
+    key!("problem.batch_norm", "batch_norm", Ty::Bool, Default::Bool(true), true, "problem.kind = \"mlp\"",
+         "batch normalisation after each hidden affine map (as BinaryConnect does)"),
+    key!("problem.train_size", "train_size", Ty::Int { min: 2, max: 10_000_000 }, Default::None, true, "problem.kind = \"mlp\" (optional)",
+         "use the first N training images (unset: all)"),
+    key!("problem.test_size", "test_size", Ty::Int { min: 1, max: 10_000_000 }, Default::None, true, "problem.kind = \"mlp\" (optional)",
+         "use the first N test images (unset: all)"),
     key!("problem.landscape", "landscape", Ty::Choice(LANDSCAPES), Default::Str("wave"), true, "problem.kind = \"toy\"",
          "wave: a w^2 + sin(b w) (1-D) | egg_crate: x^2 + y^2 + c (sin^2 x + sin^2 y) | rastrigin: sum w_i^2 - a cos(2 pi w_i) + a (1-D/2-D)"),
     key!("problem.a", "a", Ty::Float { min: 0.0, min_open: false, max: INF }, Default::Computed, true, "problem.landscape = \"wave\" or \"rastrigin\"",
@@ -111,6 +127,10 @@ pub const KEYS: &[KeySpec] = &[
          "number of bits k (2^k levels)"),
     key!("quant.scale", "scale", Ty::Float { min: POS, min_open: true, max: INF }, Default::Float(1.0), true, "quant.grid = \"binary\" or \"ternary\"",
          "the value s of the binary/ternary grid"),
+    key!("quant.layer_scale", "layer_scale", Ty::Choice(LAYER_SCALES), Default::Str("glorot"), true, "problem.kind = \"mlp\" with a binary, ternary or bits grid",
+         "glorot: each layer's own scale, s = sqrt(1.5/(fan_in+fan_out)) for binary/ternary (BinaryConnect's), range = sqrt(6/(fan_in+fan_out)) for bits | fixed: quant.scale / quant.range for every layer"),
+    key!("quant.fp_first_last", "fp_first_last", Ty::Bool, Default::Bool(false), true, "problem.kind = \"mlp\" and a quantized method",
+         "keep the first and the last layer's weights in full precision"),
     key!("quant.rounding", "rounding", Ty::Choice(ROUNDINGS), Default::Str("nearest"), true, "quant.method = \"bc\"",
          "how BC deploys its latent weights: nearest | stochastic"),
     key!("quant.clip", "clip", Ty::Bool, Default::Bool(false), true, "quant.method = \"bc\"",
@@ -141,6 +161,8 @@ pub const KEYS: &[KeySpec] = &[
          "replacement: i.i.d. batches | shuffle: a new permutation each epoch"),
     key!("run.steps", "steps", Ty::Int { min: 1, max: 1_000_000_000 }, Default::Int(1000), true, "every run but exact chains",
          "optimizer steps per run"),
+    key!("run.epochs", "epochs", Ty::Int { min: 1, max: 100_000 }, Default::Int(5), true, "problem.kind = \"mlp\"",
+         "passes over the training set (a metrics row after each)"),
     key!("run.seeds", "seeds", Ty::Int { min: 1, max: 100_000 }, Default::Int(1), false, "always",
          "seeds per configuration (seed indices 0..seeds-1 are a sweep axis)"),
     key!("run.seed", "master_seed", Ty::Int { min: 0, max: i64::MAX }, Default::Int(0), false, "always",

@@ -57,6 +57,24 @@ pub struct ToySpec {
     pub exact: bool,
 }
 
+/// A ReLU network trained on a real image data set.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NetSpec {
+    pub dataset: crate::data::dataset::DatasetName,
+    pub data_dir: std::path::PathBuf,
+    pub width: usize,
+    pub depth: usize,
+    pub batch_norm: bool,
+    pub train_size: Option<usize>,
+    pub test_size: Option<usize>,
+    pub epochs: u64,
+    /// Grid scales per layer from the layer's fan-in and fan-out (see quant.layer_scale).
+    pub glorot: bool,
+    /// The grid's name (binary, ternary, bits, fixed) for quantized methods.
+    pub grid_kind: Option<String>,
+    pub fp_first_last: bool,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum LandscapeSpec {
     /// F(w) = a w^2 + sin(b w), 1-D.
@@ -71,6 +89,7 @@ pub enum LandscapeSpec {
 pub enum ProblemSpec {
     Convex(ConvexSpec),
     Toy(ToySpec),
+    Mlp(NetSpec),
 }
 
 #[derive(Clone, Debug)]
@@ -116,7 +135,7 @@ impl RunSpec {
     pub fn convex(&self) -> &ConvexSpec {
         match &self.problem {
             ProblemSpec::Convex(c) => c,
-            ProblemSpec::Toy(_) => panic!("run {} is a toy run, not a convex one", self.id),
+            _ => panic!("run {} is not a convex run", self.id),
         }
     }
 
@@ -277,6 +296,35 @@ fn resolve_convex(p: &Point, kind: &str) -> ConvexSpec {
     ConvexSpec { loss, data: SyntheticSpec { dim, samples, noise, cond, target }, lambda, radius, init }
 }
 
+fn resolve_mlp(p: &Point) -> NetSpec {
+    use crate::data::dataset::{data_dir, DatasetName};
+    let dataset = match p.str("problem.dataset").as_str() {
+        "fashion_mnist" => DatasetName::FashionMnist,
+        "cifar10" => DatasetName::Cifar10,
+        _ => DatasetName::Mnist,
+    };
+    let given = p.get("problem.data_dir").map(|v| std::path::PathBuf::from(v.canon()));
+    let dir = data_dir(given.as_deref());
+    // Record the folder actually used, so the run's config.toml says where its data was.
+    if given.is_none() {
+        p.computed("problem.data_dir", Val::Str(dir.display().to_string()));
+    }
+    let opt = |k: &'static str| p.get(k).map(|v| as_f64(&v) as usize);
+    NetSpec {
+        dataset,
+        data_dir: dir,
+        width: p.int("problem.width") as usize,
+        depth: p.int("problem.depth") as usize,
+        batch_norm: p.bool("problem.batch_norm"),
+        train_size: opt("problem.train_size"),
+        test_size: opt("problem.test_size"),
+        epochs: p.int("run.epochs") as u64,
+        glorot: false,
+        grid_kind: None,
+        fp_first_last: false,
+    }
+}
+
 fn resolve_toy(p: &Point) -> ToySpec {
     let landscape = match p.str("problem.landscape").as_str() {
         "egg_crate" => LandscapeSpec::EggCrate { c: p.f64("problem.c") },
@@ -297,9 +345,13 @@ fn resolve_toy(p: &Point) -> ToySpec {
 /// Resolve a point into a run. Errors are one line each, without the file prefix.
 pub fn resolve(sweep: &str, p: &Point, seed_index: u64) -> Result<RunSpec, Vec<String>> {
     let kind = p.str("problem.kind");
-    let problem =
-        if kind == "toy" { ProblemSpec::Toy(resolve_toy(p)) } else { ProblemSpec::Convex(resolve_convex(p, &kind)) };
+    let mut problem = match kind.as_str() {
+        "toy" => ProblemSpec::Toy(resolve_toy(p)),
+        "mlp" => ProblemSpec::Mlp(resolve_mlp(p)),
+        _ => ProblemSpec::Convex(resolve_convex(p, &kind)),
+    };
     let toy = matches!(problem, ProblemSpec::Toy(_));
+    let net = matches!(problem, ProblemSpec::Mlp(_));
 
     let method_name = p.str("quant.method");
     let mut grid = None;
@@ -314,21 +366,29 @@ pub fn resolve(sweep: &str, p: &Point, seed_index: u64) -> Result<RunSpec, Vec<S
         }
         m => {
             let grid_name = p.str("quant.grid");
+            let glorot = net && grid_name != "fixed" && p.str("quant.layer_scale") == "glorot";
+            if let ProblemSpec::Mlp(n) = &mut problem {
+                n.glorot = glorot;
+                n.grid_kind = Some(grid_name.clone());
+                n.fp_first_last = p.bool("quant.fp_first_last");
+            }
             if toy && grid_name != "fixed" {
                 p.err(format!("quant.grid = {grid_name:?}: toy landscapes use a fixed grid (quant.delta) over the box problem.radius"));
             }
             let g = match grid_name.as_str() {
-                "binary" => GridKind::Binary { scale: p.f64("quant.scale") },
-                "ternary" => GridKind::Ternary { scale: p.f64("quant.scale") },
+                // Per-layer (Glorot) scales are set from each layer's fan-in and fan-out
+                // when the net is built; 1.0 stands for them here.
+                "binary" => GridKind::Binary { scale: if glorot { 1.0 } else { p.f64("quant.scale") } },
+                "ternary" => GridKind::Ternary { scale: if glorot { 1.0 } else { p.f64("quant.scale") } },
                 "bits" => GridKind::Bits {
                     bits: p.int("quant.bits").clamp(1, 16) as u32,
-                    range: p.f64_when("quant.range", "when quant.grid = \"bits\""),
+                    range: if glorot { 1.0 } else { p.f64_when("quant.range", "when quant.grid = \"bits\"") },
                 },
                 _ => GridKind::Fixed {
                     delta: p.f64_when("quant.delta", "when quant.grid = \"fixed\""),
                     range: match &problem {
                         ProblemSpec::Toy(t) => Some(t.radius),
-                        ProblemSpec::Convex(_) => p.get("quant.range").map(|v| as_f64(&v)),
+                        ProblemSpec::Convex(_) | ProblemSpec::Mlp(_) => p.get("quant.range").map(|v| as_f64(&v)),
                     },
                 },
             };
@@ -370,7 +430,6 @@ pub fn resolve(sweep: &str, p: &Point, seed_index: u64) -> Result<RunSpec, Vec<S
         _ => Schedule::Const,
     };
     let batch = p.int("optim.batch") as usize;
-    let mut problem = problem;
     let exact = toy && method == Method::Sr && p.str("run.mode") == "exact";
     let sampling = match &problem {
         ProblemSpec::Convex(c) => {
@@ -385,7 +444,20 @@ pub fn resolve(sweep: &str, p: &Point, seed_index: u64) -> Result<RunSpec, Vec<S
         }
         // Toy gradients are the exact gradient plus noise of variance sigma^2 / batch.
         ProblemSpec::Toy(_) => Sampling::Replacement,
+        // Networks train in epochs: a new permutation of the training set each epoch.
+        ProblemSpec::Mlp(n) => {
+            if n.train_size.is_some_and(|m| batch > m) {
+                p.err(format!("optim.batch = {batch}: larger than problem.train_size = {}", n.train_size.unwrap_or(0)));
+            }
+            if n.batch_norm && batch < 2 {
+                p.err("optim.batch = 1: batch normalisation needs at least 2 samples per batch".into());
+            }
+            Sampling::Shuffle
+        }
     };
+    if net && lr == Lr::InvMu {
+        p.err("optim.lr = \"1/mu\": networks are not strongly convex; give a number".into());
+    }
     if exact {
         // The chain is time-homogeneous plain SGD + SR: no state, no decay.
         if optim != OptimKind::Sgd {
@@ -409,7 +481,10 @@ pub fn resolve(sweep: &str, p: &Point, seed_index: u64) -> Result<RunSpec, Vec<S
         }
     }
     // The exact chain has no trajectory: no steps, no logging, no seeds.
-    let (steps, log_every) = if exact {
+    let (steps, log_every) = if net {
+        // Epochs, not steps: the step count follows from the training set's size.
+        (0, 1)
+    } else if exact {
         // Not part of an exact run, but a sweep mixing modes legitimately sets them.
         let _ = (p.get("run.steps"), p.get("run.log_every"), p.get("run.burn_in"));
         (0, 1)
@@ -472,6 +547,8 @@ pub fn resolve(sweep: &str, p: &Point, seed_index: u64) -> Result<RunSpec, Vec<S
             format!("{:016x}|{data_part}|lambda={}", seeds.data, crate::output::fmt_f64(c.lambda))
         }
         ProblemSpec::Toy(_) => String::new(),
+        // Networks share their loaded data set.
+        ProblemSpec::Mlp(n) => format!("{:?}|{}|{:?}|{:?}", n.dataset, n.data_dir.display(), n.train_size, n.test_size),
     };
     Ok(RunSpec {
         problem_key,

@@ -61,6 +61,9 @@ pub struct Point {
     pub gap_avg_latent: Option<f64>,
     pub mean_f: Option<f64>,
     pub p_min: Option<f64>,
+    pub train_error: Option<f64>,
+    pub test_error: Option<f64>,
+    pub test_error_latent: Option<f64>,
 }
 
 pub struct RunRecord {
@@ -89,13 +92,17 @@ fn read_points(path: &Path) -> Result<Vec<Point>, String> {
     let headers = rdr.headers().map_err(|e| format!("{}: {e}", path.display()))?.clone();
     let col =
         |name: &str| headers.iter().position(|h| h == name).ok_or(format!("{}: no column {name}", path.display()));
-    let (cs, cg, cl, ca, cal) =
-        (col("step")?, col("gap")?, col("gap_latent")?, col("gap_avg")?, col("gap_avg_latent")?);
-    let (cmf, cpm) = (col("mean_f")?, col("p_min")?);
+    // Convex and toy runs have the gap columns, networks the error columns.
+    let cs = col("step")?;
+    let opt = |name: &str| headers.iter().position(|h| h == name);
+    let (cg, cl, ca, cal) = (opt("gap"), opt("gap_latent"), opt("gap_avg"), opt("gap_avg_latent"));
+    let (cmf, cpm) = (opt("mean_f"), opt("p_min"));
+    let (ctr, cte, ctl) = (opt("train_error"), opt("test_error"), opt("test_error_latent"));
     let mut out = Vec::new();
     for rec in rdr.records() {
         let rec = rec.map_err(|e| format!("{}: {e}", path.display()))?;
-        let num = |i: usize| -> Result<Option<f64>, String> {
+        let num = |i: Option<usize>| -> Result<Option<f64>, String> {
+            let Some(i) = i else { return Ok(None) };
             let s = &rec[i];
             if s.is_empty() {
                 Ok(None)
@@ -111,6 +118,9 @@ fn read_points(path: &Path) -> Result<Vec<Point>, String> {
             gap_avg_latent: num(cal)?,
             mean_f: num(cmf)?,
             p_min: num(cpm)?,
+            train_error: num(ctr)?,
+            test_error: num(cte)?,
+            test_error_latent: num(ctl)?,
         });
     }
     Ok(out)
@@ -255,6 +265,11 @@ pub struct Group {
     pub mean_f: Option<Summary>,
     /// Toys: fraction of time at a global grid minimiser (exact runs: P_pi).
     pub p_min: Option<Summary>,
+    /// Networks: final training error (over the last epoch), test error at the deployed
+    /// weights and (BC) at the latent weights.
+    pub train_error: Option<Summary>,
+    pub test_error: Option<Summary>,
+    pub test_error_latent: Option<Summary>,
     /// Theory over the seeds (constants and bounds averaged over the seeds' data sets).
     pub theory: Option<GroupTheory>,
 }
@@ -356,6 +371,9 @@ pub const STAT_NAMES: &[&str] = &[
     "bounded_gap",
     "mean_f",
     "p_min",
+    "train_error",
+    "test_error",
+    "test_error_latent",
 ];
 
 pub fn group(records: &[RunRecord]) -> Vec<Group> {
@@ -383,6 +401,9 @@ pub fn group(records: &[RunRecord]) -> Vec<Group> {
             bounded_gap: stat(&|r| r.theory.as_ref().map(|t| t.measured_final)),
             mean_f: stat(&|r| r.points.last().and_then(|p| p.mean_f)),
             p_min: stat(&|r| r.points.last().and_then(|p| p.p_min)),
+            train_error: stat(&|r| r.points.last().and_then(|p| p.train_error)),
+            test_error: stat(&|r| r.points.last().and_then(|p| p.test_error)),
+            test_error_latent: stat(&|r| r.points.last().and_then(|p| p.test_error_latent)),
             theory: GroupTheory::of(&runs.iter().filter_map(|r| r.theory.as_ref()).collect::<Vec<_>>()),
         });
         i = j;
@@ -414,6 +435,9 @@ pub fn summary_csv(groups: &[Group]) -> String {
             g.bounded_gap,
             g.mean_f,
             g.p_min,
+            g.train_error,
+            g.test_error,
+            g.test_error_latent,
         ] {
             row.push(s.map(|s| fmt_f64(s.mean)).unwrap_or_default());
             row.push(fmt_opt(s.and_then(|s| s.std)));

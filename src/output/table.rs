@@ -26,9 +26,12 @@ pub fn floor_table(groups: &[Group]) -> String {
         .collect();
     // Toys report where the iterates sit: time-averaged F and time at the minimiser.
     let toy = groups.iter().any(|g| g.mean_f.is_some());
+    let net = groups.iter().any(|g| g.test_error.is_some());
     let mut header = vec!["method".to_string()];
     header.extend(varying.iter().map(|k| k.column.to_string()));
-    if toy {
+    if net {
+        header.extend(["n", "test error", "test error (bc latent)", "train error"].map(String::from));
+    } else if toy {
         header.extend(["n", "E[F] (time avg; exact: E_pi)", "P(at minimiser)", "tail F - F_min"].map(String::from));
     } else {
         header.extend(["n", "tail gap", "latent (bc)", "averaged", "bound (avg)"].map(String::from));
@@ -41,6 +44,16 @@ pub fn floor_table(groups: &[Group]) -> String {
         }
         r.extend(varying.iter().map(|k| g.spec.param(k.path).map(|v| v.canon()).unwrap_or_else(|| "-".into())));
         let n = if g.n_failed > 0 { format!("{} ({} failed)", g.n, g.n_failed) } else { g.n.to_string() };
+        let pct = |s: Option<Summary>| match s {
+            Some(Summary { mean, ci95: Some(ci), .. }) => format!("{:.2} ± {:.2} %", 100.0 * mean, 100.0 * ci),
+            Some(Summary { mean, .. }) => format!("{:.2} %", 100.0 * mean),
+            None => "-".into(),
+        };
+        if net {
+            r.extend([n, pct(g.test_error), pct(g.test_error_latent), pct(g.train_error)]);
+            rows.push(r);
+            continue;
+        }
         if toy {
             let exact = g.spec.param("run.mode").is_some_and(|m| m.canon() == "exact");
             let n = if exact { "exact".to_string() } else { n };

@@ -14,6 +14,8 @@ use rayon::prelude::*;
 
 use crate::config::{ProblemSpec, RunSpec, Sweep};
 use crate::error::Error;
+use crate::nets::train::NetData;
+use crate::nets::Parallelism;
 use crate::output::progress::{Progress, ProgressMode};
 use crate::output::summary::{self, RunStatus, CONFIG_FILE, METRICS_FILE, STATUS_FILE, THEORY_FILE};
 use crate::output::{metrics_csv, write_atomic};
@@ -114,10 +116,16 @@ fn write_run(
     result
 }
 
-type Instances<'a> = HashMap<&'a str, Result<Arc<ConvexProblem>, String>>;
+/// What runs share: a convex problem instance, or a loaded data set.
+enum Instance {
+    Convex(ConvexProblem),
+    Data(NetData),
+}
+
+type Instances<'a> = HashMap<&'a str, Result<Arc<Instance>, String>>;
 
 /// One run: its metrics.csv text, the other files of its folder, and its status.
-fn execute(spec: &RunSpec, problems: &Instances) -> (String, Vec<(&'static str, String)>, RunStatus) {
+fn execute(spec: &RunSpec, problems: &Instances, par: Parallelism) -> (String, Vec<(&'static str, String)>, RunStatus) {
     let failed = |reason: String| RunStatus { finished: false, reason, wall_s: 0.0, last_change_step: 0 };
     match &spec.problem {
         ProblemSpec::Toy(t) => {
@@ -130,8 +138,23 @@ fn execute(spec: &RunSpec, problems: &Instances) -> (String, Vec<(&'static str, 
             };
             (metrics_csv(&out.rows), out.files, status)
         }
-        ProblemSpec::Convex(_) => match &problems[spec.problem_key.as_str()] {
-            Ok(p) => {
+        ProblemSpec::Mlp(n) => match problems[spec.problem_key.as_str()].as_deref() {
+            Ok(Instance::Data(d)) => {
+                let out = crate::nets::train::train(spec, n, d, par);
+                let status = RunStatus {
+                    finished: out.failure.is_none(),
+                    reason: out.failure.unwrap_or_default(),
+                    wall_s: 0.0,
+                    last_change_step: 0,
+                };
+                (out.metrics, vec![(crate::nets::train::LAYERS_FILE, out.layers)], status)
+            }
+            Ok(Instance::Convex(_)) => unreachable!("keys of networks and convex problems differ"),
+            Err(e) => (String::new(), Vec::new(), failed(format!("data: {e}"))),
+        },
+        ProblemSpec::Convex(_) => match problems[spec.problem_key.as_str()].as_deref() {
+            Ok(Instance::Data(_)) => unreachable!("keys of networks and convex problems differ"),
+            Ok(Instance::Convex(p)) => {
                 let mut out = train(spec, p);
                 let mut files = Vec::new();
                 if out.failure.is_none() {
@@ -168,6 +191,26 @@ pub fn run(sweeps: &[Sweep], opts: &Options) -> Result<Vec<SweepReport>, Error> 
     }
     let dirs: Vec<PathBuf> = sweeps.iter().map(|s| opts.out.join(&s.def.name)).collect();
     let mut errs = Vec::new();
+    // Networks need their data on disk: say which file is missing before anything runs.
+    for s in sweeps {
+        for r in &s.runs {
+            if let ProblemSpec::Mlp(n) = &r.problem {
+                for split in [crate::data::dataset::Split::Train, crate::data::dataset::Split::Test] {
+                    for f in n.dataset.files(&n.data_dir, split) {
+                        if let Err(e) = crate::data::idx::locate(&f) {
+                            let msg = format!("{}: problem.dataset = {:?}: {e}", s.def.source, n.dataset.as_str());
+                            if !errs.contains(&msg) {
+                                errs.push(msg);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    if !errs.is_empty() {
+        return Err(Error::Input(errs));
+    }
     for d in &dirs {
         if let Err(e) = prepare_dir(d) {
             errs.push(e);
@@ -208,7 +251,7 @@ pub fn run(sweeps: &[Sweep], opts: &Options) -> Result<Vec<SweepReport>, Error> 
     // Each problem instance (data set + optimum) is built once and shared.
     let mut keys: Vec<&RunSpec> = Vec::new();
     let mut seen = std::collections::HashSet::new();
-    for (_, r) in todo.iter().filter(|(_, r)| matches!(r.problem, ProblemSpec::Convex(_))) {
+    for (_, r) in todo.iter().filter(|(_, r)| !matches!(r.problem, ProblemSpec::Toy(_))) {
         if seen.insert(r.problem_key.as_str()) {
             keys.push(r);
         }
@@ -220,17 +263,26 @@ pub fn run(sweeps: &[Sweep], opts: &Options) -> Result<Vec<SweepReport>, Error> 
     }
     let problems: Instances = pool.install(|| {
         keys.par_iter()
-            .map(|r| (r.problem_key.as_str(), crate::problems::build(r.convex(), r.seeds.data).map(Arc::new)))
+            .map(|r| {
+                let inst = match &r.problem {
+                    ProblemSpec::Mlp(n) => crate::nets::train::load(n).map(Instance::Data),
+                    _ => crate::problems::build(r.convex(), r.seeds.data).map(Instance::Convex),
+                };
+                (r.problem_key.as_str(), inst.map(Arc::new))
+            })
             .collect()
     });
 
     let progress = Progress::new(opts.progress, todo.len() as u64);
+    // Fewer runs than threads: let each network's GEMMs use the pool (they nest in it);
+    // otherwise one run per thread, single-threaded GEMMs.
+    let par = if todo.len() < opts.jobs { Parallelism::Rayon(0) } else { Parallelism::None };
     let results: Vec<(usize, bool)> = pool.install(|| {
         todo.par_iter()
             .with_max_len(1)
             .map(|&(i, spec)| {
                 let start = Instant::now();
-                let (metrics, files, mut status) = execute(spec, &problems);
+                let (metrics, files, mut status) = execute(spec, &problems, par);
                 status.wall_s = start.elapsed().as_secs_f64();
                 let mut ok = status.finished;
                 if !ok {
@@ -288,6 +340,6 @@ pub fn print_report(r: &SweepReport) {
         eprintln!("error: {e}");
         return;
     }
-    println!("tail-mean gap F - F* (mean ± 95% CI over seeds):");
+    println!("per configuration, mean ± 95% CI over seeds (convex: tail-mean gap F - F*):");
     print!("{}", crate::output::table::floor_table(&r.groups));
 }

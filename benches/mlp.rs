@@ -1,0 +1,110 @@
+//! Speed of the MLP model: one `forward_backward` of a 784-1024-1024-10 net at batch 100
+//! (1 and 2 threads; throughput in samples/s), and the GEMM backends at the shapes of that
+//! pass (the measurement behind the choice of the `gemm` crate in src/nets/gemm.rs).
+//!
+//! Reference (DESIGN.md, same machine class): PyTorch CPU does the full training step at these
+//! shapes at 6.6k samples/s with 1 thread and 10.8k with 2. Run with `cargo bench --bench mlp`.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use ndarray::linalg::general_mat_mul;
+use ndarray::{ArrayView2, ArrayViewMut2, ShapeBuilder};
+use qnet_exp::nets::gemm::{matmul, Op};
+use qnet_exp::nets::{forward_backward, BnState, Layout, MlpSpec, Parallelism, Workspace};
+
+const BATCH: usize = 100;
+
+fn batch(input: usize) -> (Vec<f32>, Vec<u8>) {
+    let x = (0..BATCH * input).map(|i| ((i * 7919 % 1000) as f32) * 1e-3).collect();
+    let y = (0..BATCH).map(|i| (i * 7 % 10) as u8).collect();
+    (x, y)
+}
+
+fn step(c: &mut Criterion) {
+    let mut g = c.benchmark_group("mlp_784_1024_1024_10_b100");
+    g.throughput(Throughput::Elements(BATCH as u64));
+    g.sample_size(30).measurement_time(Duration::from_secs(8));
+    for batch_norm in [false, true] {
+        let layout = Layout::new(MlpSpec { input: 784, hidden: vec![1024, 1024], classes: 10, batch_norm }).unwrap();
+        let params = layout.init(1);
+        let (x, y) = batch(784);
+        let mut grad = vec![0.0; layout.len()];
+        let mut bn = BnState::new(&layout);
+        for threads in [1usize, 2] {
+            let par = if threads == 1 { Parallelism::None } else { Parallelism::Rayon(0) };
+            let mut ws = Workspace::new(&layout, BATCH, par);
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            let name = format!("forward_backward{}_threads{threads}", if batch_norm { "_bn" } else { "" });
+            // Rayon(0) splits each GEMM over the pool it runs in (install costs ~microseconds).
+            g.bench_function(name, |b| {
+                b.iter(|| {
+                    pool.install(|| forward_backward(&layout, black_box(&params), &mut bn, &x, &y, &mut ws, &mut grad))
+                })
+            });
+        }
+    }
+    g.finish();
+}
+
+/// The eight products of one pass (batch-major activations, W stored out x in), as
+/// (m, n, k, op(A), op(B)) for C = op(A) op(B).
+const SHAPES: [(usize, usize, usize, Op, Op); 8] = [
+    (BATCH, 1024, 784, Op::N, Op::T),  // Z1 = X W1^T
+    (BATCH, 1024, 1024, Op::N, Op::T), // Z2 = H1 W2^T
+    (BATCH, 10, 1024, Op::N, Op::T),   // Z3 = H2 W3^T
+    (10, 1024, BATCH, Op::T, Op::N),   // dW3 = dZ3^T H2
+    (BATCH, 1024, 10, Op::N, Op::N),   // dH2 = dZ3 W3
+    (1024, 1024, BATCH, Op::T, Op::N), // dW2 = dZ2^T H1
+    (BATCH, 1024, 1024, Op::N, Op::N), // dH1 = dZ2 W2
+    (1024, 784, BATCH, Op::T, Op::N),  // dW1 = dZ1^T X
+];
+
+fn view(data: &[f32], rows: usize, cols: usize, op: Op) -> ArrayView2<'_, f32> {
+    match op {
+        Op::N => ArrayView2::from_shape((rows, cols), data).unwrap(),
+        Op::T => ArrayView2::from_shape((rows, cols).strides((1, rows)), data).unwrap(),
+    }
+}
+
+fn gemm_backends(c: &mut Criterion) {
+    let bufs: Vec<(Vec<f32>, Vec<f32>, Vec<f32>)> = SHAPES
+        .iter()
+        .map(|&(m, n, k, _, _)| {
+            let a = (0..m * k).map(|i| (i * 31 % 97) as f32 * 0.01 - 0.5).collect();
+            let b = (0..k * n).map(|i| (i * 17 % 89) as f32 * 0.01 - 0.5).collect();
+            (a, b, vec![0.0; m * n])
+        })
+        .collect();
+    let flops: u64 = SHAPES.iter().map(|&(m, n, k, _, _)| 2 * (m * n * k) as u64).sum();
+    let mut g = c.benchmark_group("gemm_mlp_shapes_1thread");
+    // Elements = flops: criterion's elem/s is FLOP/s.
+    g.throughput(Throughput::Elements(flops));
+    g.sample_size(30).measurement_time(Duration::from_secs(6));
+    let mut bufs_mm = bufs.clone();
+    g.bench_function("matrixmultiply", |bch| {
+        bch.iter(|| {
+            for (&(m, n, k, oa, ob), (a, b, cc)) in SHAPES.iter().zip(bufs_mm.iter_mut()) {
+                let mut cv = ArrayViewMut2::from_shape((m, n), &mut cc[..]).unwrap();
+                general_mat_mul(1.0, &view(a, m, k, oa), &view(b, k, n, ob), 0.0, &mut cv);
+            }
+        })
+    });
+    let mut bufs_g = bufs;
+    g.bench_function("gemm_crate", |bch| {
+        bch.iter(|| {
+            for (&(m, n, k, oa, ob), (a, b, cc)) in SHAPES.iter().zip(bufs_g.iter_mut()) {
+                matmul(m, n, k, a, oa, b, ob, cc, false, Parallelism::None);
+            }
+        })
+    });
+    g.finish();
+    for ((x, y), &(m, n, _, _, _)) in bufs_mm.iter().zip(&bufs_g).zip(&SHAPES) {
+        let diff = x.2.iter().zip(&y.2).map(|(p, q)| (p - q).abs()).fold(0.0f32, f32::max);
+        assert!(diff < 1e-2, "backends disagree on a {m}x{n} product: {diff}");
+    }
+}
+
+criterion_group!(benches, step, gemm_backends);
+criterion_main!(benches);

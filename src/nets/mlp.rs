@@ -1,0 +1,920 @@
+//! A multilayer perceptron in f32 on ONE flat parameter vector.
+//!
+//! The [`Layout`] names the ranges of that vector; quantizers, optimizers and methods see only
+//! the slice (and, for per-layer grids, the ranges [`Layout::layers`] hands out), and the
+//! model knows nothing of them.
+//!
+//! Per layer `l` (in order, each block contiguous): the weight `W_l` (`fan_out x fan_in`,
+//! row-major, as in PyTorch's `Linear`), the bias `b_l`, and with batch normalisation on the
+//! hidden layers `gamma_l` then `beta_l`. A hidden layer computes
+//! `h = relu(BN(a W^T + b))` (BN after the affine map, before the ReLU, BinaryConnect's
+//! order) or `relu(a W^T + b)`; the output layer gives logits `a W^T + b`, and the loss is the
+//! softmax cross-entropy averaged over the batch.
+//!
+//! Batch norm follows PyTorch: training mode normalises with the batch mean and the biased
+//! batch variance (eps = 1e-5); the running mean / unbiased variance live in [`BnState`]
+//! (not parameters) and are updated with momentum 0.1; inference mode uses them. In training
+//! mode the bias before a BN layer cancels out, so its gradient is exactly zero (written as
+//! 0, not as the rounding noise of a sum that cancels); it still shifts the running mean
+//! consistently, so inference is unaffected.
+//!
+//! Activations are batch-major (`batch x features`, row-major) like the input. All products
+//! go through [`super::gemm::matmul`]; bias, ReLU, BN and softmax are slice loops over rows
+//! that vectorize across features. A [`Workspace`] holds every buffer for its maximum batch
+//! size, so a training step allocates nothing itself (the GEMM library allocates its packing
+//! buffers per call).
+
+use std::ops::Range;
+
+use rand::Rng;
+
+use super::gemm::{matmul, Op, Parallelism};
+use crate::real::Real;
+use crate::rng::seeded;
+
+/// Batch-norm epsilon added to the variance (PyTorch's default).
+pub const BN_EPS: f32 = 1e-5;
+/// Default weight of the new batch statistics in the running averages (PyTorch's default).
+pub const BN_MOMENTUM: f32 = 0.1;
+
+/// The architecture: `input -> hidden[0] -> ... -> classes`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MlpSpec {
+    pub input: usize,
+    pub hidden: Vec<usize>,
+    pub classes: usize,
+    /// Batch normalisation on every hidden layer (after the affine map, before the ReLU).
+    pub batch_norm: bool,
+}
+
+/// The batch-norm parameters of one hidden layer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BnRanges {
+    /// Scale `gamma` in the parameter vector.
+    pub gamma: Range<usize>,
+    /// Shift `beta` in the parameter vector.
+    pub beta: Range<usize>,
+    /// This layer's features in [`BnState::mean`] / [`BnState::var`].
+    pub stats: Range<usize>,
+}
+
+/// One affine layer's place in the flat parameter vector.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LayerInfo {
+    /// `fc1`, `fc2`, ... in forward order.
+    pub name: String,
+    pub fan_in: usize,
+    pub fan_out: usize,
+    /// `W` (`fan_out x fan_in`, row-major).
+    pub weight: Range<usize>,
+    pub bias: Range<usize>,
+    /// Present on hidden layers when the spec has batch norm.
+    pub bn: Option<BnRanges>,
+    /// Whether the weights may be quantized. Always true for weight matrices (keeping the
+    /// first or last layer in full precision is the caller's choice); biases and BN
+    /// parameters are never quantizable and have no flag.
+    pub quantizable: bool,
+}
+
+impl LayerInfo {
+    /// Glorot-uniform half-width `sqrt(6 / (fan_in + fan_out))` (the init's range; BinaryConnect
+    /// binarizes to half of it, `sqrt(1.5 / (fan_in + fan_out))`).
+    pub fn glorot_limit(&self) -> f32 {
+        (6.0 / (self.fan_in + self.fan_out) as f64).sqrt() as f32
+    }
+}
+
+/// Named ranges of the flat parameter vector of an [`MlpSpec`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Layout {
+    spec: MlpSpec,
+    layers: Vec<LayerInfo>,
+    len: usize,
+    bn_len: usize,
+    max_hidden: usize,
+}
+
+impl Layout {
+    /// Fails on a zero size or fewer than 2 (more than 256, labels are `u8`) classes.
+    pub fn new(spec: MlpSpec) -> Result<Layout, String> {
+        if spec.input == 0 {
+            return Err("mlp: the input size must be at least 1".into());
+        }
+        if let Some(i) = spec.hidden.iter().position(|&h| h == 0) {
+            return Err(format!("mlp: hidden layer {} has size 0", i + 1));
+        }
+        if !(2..=256).contains(&spec.classes) {
+            return Err(format!("mlp: {} classes; 2..=256 are supported", spec.classes));
+        }
+        let mut dims = vec![spec.input];
+        dims.extend_from_slice(&spec.hidden);
+        dims.push(spec.classes);
+        let n_layers = dims.len() - 1;
+        let (mut off, mut bn_off) = (0, 0);
+        let mut layers = Vec::with_capacity(n_layers);
+        for l in 0..n_layers {
+            let (fan_in, fan_out) = (dims[l], dims[l + 1]);
+            let weight = off..off + fan_in * fan_out;
+            let bias = weight.end..weight.end + fan_out;
+            off = bias.end;
+            let bn = if spec.batch_norm && l + 1 < n_layers {
+                let gamma = off..off + fan_out;
+                let beta = gamma.end..gamma.end + fan_out;
+                off = beta.end;
+                let stats = bn_off..bn_off + fan_out;
+                bn_off = stats.end;
+                Some(BnRanges { gamma, beta, stats })
+            } else {
+                None
+            };
+            layers.push(LayerInfo {
+                name: format!("fc{}", l + 1),
+                fan_in,
+                fan_out,
+                weight,
+                bias,
+                bn,
+                quantizable: true,
+            });
+        }
+        let max_hidden = spec.hidden.iter().copied().max().unwrap_or(0);
+        Ok(Layout { spec, layers, len: off, bn_len: bn_off, max_hidden })
+    }
+
+    pub fn spec(&self) -> &MlpSpec {
+        &self.spec
+    }
+
+    /// The affine layers in forward order (the last one is the output layer).
+    pub fn layers(&self) -> &[LayerInfo] {
+        &self.layers
+    }
+
+    /// Length of the flat parameter (and gradient) vector.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Number of batch-normalised features (length of [`BnState::mean`]).
+    pub fn bn_features(&self) -> usize {
+        self.bn_len
+    }
+
+    /// Multiply-adds of one sample's forward pass (the backward pass costs about twice that).
+    pub fn macs_per_sample(&self) -> usize {
+        self.layers.iter().map(|l| l.fan_in * l.fan_out).sum()
+    }
+
+    /// A fresh parameter vector, see [`Layout::init_into`].
+    pub fn init(&self, seed: u64) -> Vec<f32> {
+        let mut p = vec![0.0; self.len];
+        self.init_into(seed, &mut p);
+        p
+    }
+
+    /// Glorot-uniform weights `U(-a, a)`, `a = sqrt(6 / (fan_in + fan_out))`, drawn layer by
+    /// layer in storage order from `rng::seeded(seed)` (one 64-bit word per weight, its top
+    /// 53 bits as a uniform in [0, 1)); zero biases, `gamma = 1`, `beta = 0`.
+    pub fn init_into(&self, seed: u64, params: &mut [f32]) {
+        assert_eq!(params.len(), self.len, "parameter vector length");
+        let mut rng = seeded(seed);
+        for l in &self.layers {
+            let a = (6.0 / (l.fan_in + l.fan_out) as f64).sqrt();
+            for w in &mut params[l.weight.clone()] {
+                let u = f64::unit_from_bits(rng.next_u64());
+                *w = ((2.0 * u - 1.0) * a) as f32;
+            }
+            params[l.bias.clone()].fill(0.0);
+            if let Some(bn) = &l.bn {
+                params[bn.gamma.clone()].fill(1.0);
+                params[bn.beta.clone()].fill(0.0);
+            }
+        }
+    }
+}
+
+/// Each weight matrix's range, named `fc1`, `fc2`, ... (all of them; the caller drops the
+/// first or last layer to keep it in full precision).
+pub fn quantizable_ranges(layout: &Layout) -> Vec<(String, Range<usize>)> {
+    layout.layers.iter().filter(|l| l.quantizable).map(|l| (l.name.clone(), l.weight.clone())).collect()
+}
+
+/// Batch-norm running statistics: model state, not parameters (no gradient, never quantized).
+#[derive(Clone, Debug, PartialEq)]
+pub struct BnState {
+    /// Running mean of each BN feature's input, layers concatenated (see [`BnRanges::stats`]).
+    pub mean: Vec<f32>,
+    /// Running unbiased variance, same order.
+    pub var: Vec<f32>,
+    /// `running = (1 - momentum) running + momentum batch` ([`BN_MOMENTUM`] by default).
+    pub momentum: f32,
+}
+
+impl BnState {
+    /// Mean 0, variance 1 (PyTorch's start); empty for a net without batch norm.
+    pub fn new(layout: &Layout) -> BnState {
+        BnState { mean: vec![0.0; layout.bn_len], var: vec![1.0; layout.bn_len], momentum: BN_MOMENTUM }
+    }
+}
+
+/// Every buffer of a forward/backward pass for batches of up to `max_batch` samples.
+#[derive(Clone, Debug)]
+pub struct Workspace {
+    max_batch: usize,
+    /// Thread use of the GEMMs (the element-wise passes run on the calling thread).
+    pub parallelism: Parallelism,
+    /// Post-ReLU output of each hidden layer.
+    act: Vec<Vec<f32>>,
+    /// Normalised pre-activation of each hidden layer with BN (empty otherwise).
+    xhat: Vec<Vec<f32>>,
+    /// Per BN feature: batch mean (inference: scale); batch variance then 1/std (inference: shift).
+    mean: Vec<f32>,
+    inv_std: Vec<f32>,
+    logits: Vec<f32>,
+    /// Ping-pong buffers for the gradient w.r.t. hidden activations.
+    delta: [Vec<f32>; 2],
+}
+
+impl Workspace {
+    pub fn new(layout: &Layout, max_batch: usize, parallelism: Parallelism) -> Workspace {
+        assert!(max_batch >= 1, "workspace batch size must be at least 1");
+        let spec = &layout.spec;
+        let act = spec.hidden.iter().map(|&h| vec![0.0; max_batch * h]).collect();
+        let xhat = spec.hidden.iter().map(|&h| vec![0.0; if spec.batch_norm { max_batch * h } else { 0 }]).collect();
+        let delta = [vec![0.0; max_batch * layout.max_hidden], vec![0.0; max_batch * layout.max_hidden]];
+        Workspace {
+            max_batch,
+            parallelism,
+            act,
+            xhat,
+            mean: vec![0.0; layout.bn_len],
+            inv_std: vec![0.0; layout.bn_len],
+            logits: vec![0.0; max_batch * spec.classes],
+            delta,
+        }
+    }
+
+    pub fn max_batch(&self) -> usize {
+        self.max_batch
+    }
+}
+
+/// One training step's forward and backward pass on a batch: `x` is `B x input` row-major,
+/// `y` the `B` labels. Batch norm runs in training mode and updates `bn`'s running
+/// statistics. Writes the gradient of the batch-mean loss w.r.t. every parameter into `grad`
+/// (same layout as `params`, every entry overwritten) and returns the batch-mean
+/// cross-entropy and the number of correctly classified samples (argmax, first index on ties).
+#[allow(clippy::too_many_arguments)]
+pub fn forward_backward(
+    layout: &Layout,
+    params: &[f32],
+    bn: &mut BnState,
+    x: &[f32],
+    y: &[u8],
+    ws: &mut Workspace,
+    grad: &mut [f32],
+) -> (f64, usize) {
+    let spec = &layout.spec;
+    let b = y.len();
+    check_batch(layout, params, x, y, ws);
+    assert_eq!(grad.len(), layout.len, "gradient vector length");
+    if spec.batch_norm {
+        assert!(b >= 2, "batch norm in training mode needs at least 2 samples per batch");
+        assert_eq!(bn.mean.len(), layout.bn_len, "BnState does not match the layout");
+        assert_eq!(bn.var.len(), layout.bn_len, "BnState does not match the layout");
+    }
+    let par = ws.parallelism;
+    let last = layout.layers.len() - 1;
+
+    // Forward, hidden layers.
+    for (l, info) in layout.layers[..last].iter().enumerate() {
+        let (n_in, n_out) = (info.fan_in, info.fan_out);
+        let w = &params[info.weight.clone()];
+        let bias = &params[info.bias.clone()];
+        let (done, rest) = ws.act.split_at_mut(l);
+        let a_in: &[f32] = if l == 0 { x } else { &done[l - 1][..b * n_in] };
+        let h = &mut rest[0][..b * n_out];
+        match &info.bn {
+            None => {
+                matmul(b, n_out, n_in, a_in, Op::N, w, Op::T, h, false, par);
+                bias_relu(h, bias);
+            }
+            Some(r) => {
+                let z = &mut ws.xhat[l][..b * n_out];
+                matmul(b, n_out, n_in, a_in, Op::N, w, Op::T, z, false, par);
+                let mean = &mut ws.mean[r.stats.clone()];
+                let var = &mut ws.inv_std[r.stats.clone()];
+                batch_moments(z, mean, var);
+                // Running statistics of the BN input z + b (the bias is not in the GEMM output).
+                let m = bn.momentum;
+                let unbias = b as f32 / (b - 1) as f32;
+                let (rm, rv) = (&mut bn.mean[r.stats.clone()], &mut bn.var[r.stats.clone()]);
+                for j in 0..n_out {
+                    rm[j] = (1.0 - m) * rm[j] + m * (mean[j] + bias[j]);
+                    rv[j] = (1.0 - m) * rv[j] + m * (var[j] * unbias);
+                }
+                for v in var.iter_mut() {
+                    *v = 1.0 / (*v + BN_EPS).sqrt();
+                }
+                bn_train_apply(z, h, mean, var, &params[r.gamma.clone()], &params[r.beta.clone()]);
+            }
+        }
+    }
+
+    // Output layer and loss; the logits buffer becomes dL/dlogits.
+    let out = &layout.layers[last];
+    let c = out.fan_out;
+    let a_in: &[f32] = if last == 0 { x } else { &ws.act[last - 1][..b * out.fan_in] };
+    let logits = &mut ws.logits[..b * c];
+    matmul(b, c, out.fan_in, a_in, Op::N, &params[out.weight.clone()], Op::T, logits, false, par);
+    bias_add(logits, &params[out.bias.clone()]);
+    let (loss_sum, correct) = softmax_xent(logits, y, true);
+
+    // Backward.
+    let dz: &[f32] = &ws.logits[..b * c];
+    matmul(c, out.fan_in, b, dz, Op::T, a_in, Op::N, &mut grad[out.weight.clone()], false, par);
+    col_sums(dz, &mut grad[out.bias.clone()]);
+    if last > 0 {
+        let w = &params[out.weight.clone()];
+        matmul(b, out.fan_in, c, dz, Op::N, w, Op::N, &mut ws.delta[0][..b * out.fan_in], false, par);
+    }
+    let mut cur = 0;
+    for l in (0..last).rev() {
+        let info = &layout.layers[l];
+        let (n_in, n_out) = (info.fan_in, info.fan_out);
+        let (d0, d1) = ws.delta.split_at_mut(1);
+        let (dcur, dnext) = if cur == 0 { (&mut d0[0], &mut d1[0]) } else { (&mut d1[0], &mut d0[0]) };
+        let dz = &mut dcur[..b * n_out];
+        let h = &ws.act[l][..b * n_out];
+        match &info.bn {
+            None => {
+                relu_backward(dz, h);
+                col_sums(dz, &mut grad[info.bias.clone()]);
+            }
+            Some(r) => {
+                // gamma's range directly precedes beta's.
+                debug_assert_eq!(r.gamma.end, r.beta.start);
+                let (dgamma, dbeta) = grad[r.gamma.start..r.beta.end].split_at_mut(n_out);
+                let xhat = &ws.xhat[l][..b * n_out];
+                bn_backward(dz, h, xhat, &ws.inv_std[r.stats.clone()], &params[r.gamma.clone()], dgamma, dbeta);
+                grad[info.bias.clone()].fill(0.0);
+            }
+        }
+        let dz: &[f32] = dz;
+        let a_in: &[f32] = if l == 0 { x } else { &ws.act[l - 1][..b * n_in] };
+        matmul(n_out, n_in, b, dz, Op::T, a_in, Op::N, &mut grad[info.weight.clone()], false, par);
+        if l > 0 {
+            let w = &params[info.weight.clone()];
+            matmul(b, n_in, n_out, dz, Op::N, w, Op::N, &mut dnext[..b * n_in], false, par);
+            cur ^= 1;
+        }
+    }
+    (loss_sum / b as f64, correct)
+}
+
+/// Mean cross-entropy and error rate (fraction misclassified) over the whole set `x`, `y`
+/// in inference mode (batch norm with the running statistics of `bn`), in chunks of the
+/// workspace's batch size. NaN for an empty set.
+pub fn evaluate(layout: &Layout, params: &[f32], bn: &BnState, x: &[f32], y: &[u8], ws: &mut Workspace) -> (f64, f64) {
+    let n = y.len();
+    let d = layout.spec.input;
+    assert_eq!(x.len(), n * d, "x must be {n} x {d}");
+    assert_eq!(bn.mean.len(), layout.bn_len, "BnState does not match the layout");
+    if n == 0 {
+        return (f64::NAN, f64::NAN);
+    }
+    let (mut loss, mut correct) = (0.0, 0);
+    let mut start = 0;
+    while start < n {
+        let end = (start + ws.max_batch).min(n);
+        let (l, c) = forward_infer(layout, params, bn, &x[start * d..end * d], &y[start..end], ws);
+        loss += l;
+        correct += c;
+        start = end;
+    }
+    (loss / n as f64, 1.0 - correct as f64 / n as f64)
+}
+
+/// Inference-mode forward of one chunk: (sum of the losses, correct count).
+fn forward_infer(
+    layout: &Layout,
+    params: &[f32],
+    bn: &BnState,
+    x: &[f32],
+    y: &[u8],
+    ws: &mut Workspace,
+) -> (f64, usize) {
+    let b = y.len();
+    check_batch(layout, params, x, y, ws);
+    let par = ws.parallelism;
+    let last = layout.layers.len() - 1;
+    for (l, info) in layout.layers[..last].iter().enumerate() {
+        let (n_in, n_out) = (info.fan_in, info.fan_out);
+        let w = &params[info.weight.clone()];
+        let bias = &params[info.bias.clone()];
+        let (done, rest) = ws.act.split_at_mut(l);
+        let a_in: &[f32] = if l == 0 { x } else { &done[l - 1][..b * n_in] };
+        let h = &mut rest[0][..b * n_out];
+        matmul(b, n_out, n_in, a_in, Op::N, w, Op::T, h, false, par);
+        match &info.bn {
+            None => bias_relu(h, bias),
+            Some(r) => {
+                // relu(gamma (z + b - mean) / sqrt(var + eps) + beta) = relu(s z + t).
+                let s = &mut ws.mean[r.stats.clone()];
+                let t = &mut ws.inv_std[r.stats.clone()];
+                let (gamma, beta) = (&params[r.gamma.clone()], &params[r.beta.clone()]);
+                let (rm, rv) = (&bn.mean[r.stats.clone()], &bn.var[r.stats.clone()]);
+                for j in 0..n_out {
+                    s[j] = gamma[j] / (rv[j] + BN_EPS).sqrt();
+                    t[j] = beta[j] + s[j] * (bias[j] - rm[j]);
+                }
+                scale_shift_relu(h, s, t);
+            }
+        }
+    }
+    let out = &layout.layers[last];
+    let c = out.fan_out;
+    let a_in: &[f32] = if last == 0 { x } else { &ws.act[last - 1][..b * out.fan_in] };
+    let logits = &mut ws.logits[..b * c];
+    matmul(b, c, out.fan_in, a_in, Op::N, &params[out.weight.clone()], Op::T, logits, false, par);
+    bias_add(logits, &params[out.bias.clone()]);
+    softmax_xent(logits, y, false)
+}
+
+fn check_batch(layout: &Layout, params: &[f32], x: &[f32], y: &[u8], ws: &Workspace) {
+    let b = y.len();
+    let spec = &layout.spec;
+    assert!(b >= 1, "empty batch");
+    assert!(b <= ws.max_batch, "batch of {b} exceeds the workspace's {}", ws.max_batch);
+    assert_eq!(x.len(), b * spec.input, "x must be {b} x {}", spec.input);
+    assert_eq!(params.len(), layout.len, "parameter vector length");
+    assert_eq!(ws.logits.len(), ws.max_batch * spec.classes, "workspace built for another layout");
+    assert_eq!(ws.act.len(), spec.hidden.len(), "workspace built for another layout");
+}
+
+// ---- element-wise passes: rows of `batch x features`, vectorized across features ----
+
+/// `max(0, x)` that keeps NaN (a diverged run must stay visible).
+#[inline(always)]
+fn relu(v: f32) -> f32 {
+    if v < 0.0 {
+        0.0
+    } else {
+        v
+    }
+}
+
+fn bias_add(z: &mut [f32], bias: &[f32]) {
+    for row in z.chunks_exact_mut(bias.len()) {
+        for (v, &bb) in row.iter_mut().zip(bias) {
+            *v += bb;
+        }
+    }
+}
+
+fn bias_relu(z: &mut [f32], bias: &[f32]) {
+    for row in z.chunks_exact_mut(bias.len()) {
+        for (v, &bb) in row.iter_mut().zip(bias) {
+            *v = relu(*v + bb);
+        }
+    }
+}
+
+fn scale_shift_relu(z: &mut [f32], s: &[f32], t: &[f32]) {
+    for row in z.chunks_exact_mut(s.len()) {
+        for ((v, &ss), &tt) in row.iter_mut().zip(s).zip(t) {
+            *v = relu(ss * *v + tt);
+        }
+    }
+}
+
+/// Column sums of a `rows x out.len()` matrix into `out` (rows added in order).
+fn col_sums(m: &[f32], out: &mut [f32]) {
+    out.fill(0.0);
+    for row in m.chunks_exact(out.len()) {
+        for (o, &v) in out.iter_mut().zip(row) {
+            *o += v;
+        }
+    }
+}
+
+/// Per-column mean and biased variance (two passes, so no cancellation).
+fn batch_moments(z: &[f32], mean: &mut [f32], var: &mut [f32]) {
+    let n = mean.len();
+    let inv_b = 1.0 / (z.len() / n) as f32;
+    col_sums(z, mean);
+    for m in mean.iter_mut() {
+        *m *= inv_b;
+    }
+    var.fill(0.0);
+    for row in z.chunks_exact(n) {
+        for ((v, &zz), &m) in var.iter_mut().zip(row).zip(mean.iter()) {
+            let d = zz - m;
+            *v += d * d;
+        }
+    }
+    for v in var.iter_mut() {
+        *v *= inv_b;
+    }
+}
+
+/// `z <- xhat = (z - mean) inv_std` and `h = relu(gamma xhat + beta)`.
+fn bn_train_apply(z: &mut [f32], h: &mut [f32], mean: &[f32], inv_std: &[f32], gamma: &[f32], beta: &[f32]) {
+    let n = mean.len();
+    for (zr, hr) in z.chunks_exact_mut(n).zip(h.chunks_exact_mut(n)) {
+        for j in 0..n {
+            let xh = (zr[j] - mean[j]) * inv_std[j];
+            zr[j] = xh;
+            hr[j] = relu(gamma[j] * xh + beta[j]);
+        }
+    }
+}
+
+/// `dz <- dz * [h > 0]`.
+fn relu_backward(dz: &mut [f32], h: &[f32]) {
+    for (d, &hh) in dz.iter_mut().zip(h) {
+        if hh <= 0.0 {
+            *d = 0.0;
+        }
+    }
+}
+
+/// Through ReLU then batch norm: on entry `dz` holds dL/dh, on exit dL/dz (z the BN input);
+/// writes dL/dgamma and dL/dbeta. With `dy = dh [h > 0]`:
+/// `dz = gamma inv_std (dy - (dbeta + xhat dgamma) / B)`, `dbeta = sum dy`,
+/// `dgamma = sum dy xhat`.
+fn bn_backward(
+    dz: &mut [f32],
+    h: &[f32],
+    xhat: &[f32],
+    inv_std: &[f32],
+    gamma: &[f32],
+    dgamma: &mut [f32],
+    dbeta: &mut [f32],
+) {
+    let n = inv_std.len();
+    let inv_b = 1.0 / (dz.len() / n) as f32;
+    dgamma.fill(0.0);
+    dbeta.fill(0.0);
+    for ((dr, hr), xr) in dz.chunks_exact_mut(n).zip(h.chunks_exact(n)).zip(xhat.chunks_exact(n)) {
+        for j in 0..n {
+            let dy = if hr[j] > 0.0 { dr[j] } else { 0.0 };
+            dr[j] = dy;
+            dbeta[j] += dy;
+            dgamma[j] += dy * xr[j];
+        }
+    }
+    for (dr, xr) in dz.chunks_exact_mut(n).zip(xhat.chunks_exact(n)) {
+        for j in 0..n {
+            dr[j] = gamma[j] * inv_std[j] * (dr[j] - (dbeta[j] + xr[j] * dgamma[j]) * inv_b);
+        }
+    }
+}
+
+/// Softmax cross-entropy of each row of `logits` against its label: returns the summed loss
+/// (accumulated in f64) and the correct count; with `grad` the rows become
+/// `(softmax - onehot) / B`, the gradient of the batch-mean loss.
+fn softmax_xent(logits: &mut [f32], y: &[u8], grad: bool) -> (f64, usize) {
+    let b = y.len();
+    let c = logits.len() / b;
+    let inv_b = 1.0 / b as f32;
+    let (mut loss, mut correct) = (0.0f64, 0usize);
+    for (row, &label) in logits.chunks_exact_mut(c).zip(y) {
+        let label = label as usize;
+        assert!(label < c, "label {label} out of range for {c} classes");
+        let (mut mx, mut arg) = (row[0], 0);
+        for (j, &v) in row.iter().enumerate().skip(1) {
+            if v > mx {
+                mx = v;
+                arg = j;
+            }
+        }
+        correct += (arg == label) as usize;
+        let z_label = row[label];
+        let mut s = 0.0f32;
+        if grad {
+            for v in row.iter_mut() {
+                *v = (*v - mx).exp();
+                s += *v;
+            }
+            let scale = inv_b / s;
+            for v in row.iter_mut() {
+                *v *= scale;
+            }
+            row[label] -= inv_b;
+        } else {
+            for &v in row.iter() {
+                s += (v - mx).exp();
+            }
+        }
+        loss += (s.ln() - (z_label - mx)) as f64;
+    }
+    (loss, correct)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tiny(batch_norm: bool) -> Layout {
+        Layout::new(MlpSpec { input: 5, hidden: vec![4, 3], classes: 3, batch_norm }).unwrap()
+    }
+
+    /// A reproducible batch: features ~ U(-1, 1), labels uniform.
+    fn data(seed: u64, n: usize, d: usize, classes: usize) -> (Vec<f32>, Vec<u8>) {
+        let mut rng = seeded(seed);
+        let x = (0..n * d).map(|_| (2.0 * f64::unit_from_bits(rng.next_u64()) - 1.0) as f32).collect();
+        let y = (0..n).map(|_| crate::rng::below(rng.next_u64(), classes) as u8).collect();
+        (x, y)
+    }
+
+    /// Initial parameters with every bias and BN parameter moved off its init value, so that
+    /// each of them is exercised (gamma = 1, beta = b = 0 would hide a missing factor).
+    fn perturbed_params(layout: &Layout, seed: u64) -> Vec<f32> {
+        let mut p = layout.init(seed);
+        let mut rng = seeded(seed ^ 0xABCD);
+        let mut u = || (2.0 * f64::unit_from_bits(rng.next_u64()) - 1.0) as f32;
+        for l in layout.layers() {
+            for v in &mut p[l.bias.clone()] {
+                *v = 0.3 * u();
+            }
+            if let Some(r) = &l.bn {
+                for v in &mut p[r.gamma.clone()] {
+                    *v = 1.0 + 0.5 * u();
+                }
+                for v in &mut p[r.beta.clone()] {
+                    *v = 0.3 * u();
+                }
+            }
+        }
+        p
+    }
+
+    /// An independent, plain-loop f64 forward in training mode (batch statistics): the mean
+    /// cross-entropy and the per-BN-feature batch mean (of z + b) and biased variance.
+    fn reference_loss(layout: &Layout, p: &[f64], x: &[f32], y: &[u8]) -> (f64, Vec<f64>, Vec<f64>) {
+        let b = y.len();
+        let mut a: Vec<Vec<f64>> = (0..b)
+            .map(|r| x[r * layout.spec().input..][..layout.spec().input].iter().map(|&v| v as f64).collect())
+            .collect();
+        let (mut means, mut vars) = (vec![], vec![]);
+        let last = layout.layers().len() - 1;
+        for (l, info) in layout.layers().iter().enumerate() {
+            let mut z: Vec<Vec<f64>> = a
+                .iter()
+                .map(|ar| {
+                    (0..info.fan_out)
+                        .map(|o| {
+                            p[info.bias.start + o]
+                                + (0..info.fan_in)
+                                    .map(|i| p[info.weight.start + o * info.fan_in + i] * ar[i])
+                                    .sum::<f64>()
+                        })
+                        .collect()
+                })
+                .collect();
+            if l == last {
+                let mut loss = 0.0;
+                for (zr, &lab) in z.iter().zip(y) {
+                    let mx = zr.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+                    let lse = mx + zr.iter().map(|v| (v - mx).exp()).sum::<f64>().ln();
+                    loss += lse - zr[lab as usize];
+                }
+                return (loss / b as f64, means, vars);
+            }
+            if let Some(r) = &info.bn {
+                for o in 0..info.fan_out {
+                    let m = z.iter().map(|zr| zr[o]).sum::<f64>() / b as f64;
+                    let v = z.iter().map(|zr| (zr[o] - m).powi(2)).sum::<f64>() / b as f64;
+                    for zr in z.iter_mut() {
+                        zr[o] = p[r.gamma.start + o] * (zr[o] - m) / (v + BN_EPS as f64).sqrt() + p[r.beta.start + o];
+                    }
+                    means.push(m);
+                    vars.push(v);
+                }
+            }
+            a = z.into_iter().map(|zr| zr.into_iter().map(|v| v.max(0.0)).collect()).collect();
+        }
+        unreachable!()
+    }
+
+    /// Central finite differences of the f64 reference loss (h = 1e-6: truncation ~1e-12,
+    /// rounding ~1e-16 / 1e-6 = 1e-10) against the f32 analytic gradient, for every parameter
+    /// of every layer: weights, biases, gamma and beta.
+    ///
+    /// Tolerance |g - fd| <= 2e-6 + 1e-4 |fd|: the f32 gradient carries rounding errors of a
+    /// few ulps (6e-8 relative) of the O(1) terms it sums, times the depth of the computation,
+    /// i.e. ~1e-7 (measured worst: 8e-8 with BN, 2e-8 without); a wrong formula (a missing BN
+    /// mean term, a missing gamma, a transposed weight) is off by the order of the gradient
+    /// itself, 1e-2..1e-1 here.
+    fn gradient_check(batch_norm: bool) {
+        let layout = tiny(batch_norm);
+        let (x, y) = data(11, 6, 5, 3);
+        let p = perturbed_params(&layout, 3);
+        let mut ws = Workspace::new(&layout, 6, Parallelism::None);
+        let mut bn = BnState::new(&layout);
+        let mut g = vec![f32::NAN; layout.len()];
+        let (loss, _) = forward_backward(&layout, &p, &mut bn, &x, &y, &mut ws, &mut g);
+
+        let p64: Vec<f64> = p.iter().map(|&v| v as f64).collect();
+        let (ref_loss, _, _) = reference_loss(&layout, &p64, &x, &y);
+        assert!((loss - ref_loss).abs() < 1e-5, "f32 loss {loss} vs f64 reference {ref_loss}");
+
+        let h = 1e-6;
+        let mut worst: f64 = 0.0;
+        let mut largest: f64 = 0.0;
+        let mut q = p64.clone();
+        for (l, info) in layout.layers().iter().enumerate() {
+            let mut ranges = vec![("weight", info.weight.clone()), ("bias", info.bias.clone())];
+            if let Some(r) = &info.bn {
+                ranges.push(("gamma", r.gamma.clone()));
+                ranges.push(("beta", r.beta.clone()));
+            }
+            for (what, range) in ranges {
+                for i in range {
+                    q[i] = p64[i] + h;
+                    let up = reference_loss(&layout, &q, &x, &y).0;
+                    q[i] = p64[i] - h;
+                    let down = reference_loss(&layout, &q, &x, &y).0;
+                    q[i] = p64[i];
+                    let fd = (up - down) / (2.0 * h);
+                    let err = (g[i] as f64 - fd).abs();
+                    assert!(err <= 2e-6 + 1e-4 * fd.abs(), "layer {} {what}[{i}]: analytic {} vs fd {fd}", l + 1, g[i]);
+                    worst = worst.max(err);
+                    largest = largest.max(fd.abs());
+                }
+            }
+        }
+        eprintln!("gradient check (bn {batch_norm}): worst |g - fd| {worst:.1e}, largest |fd| {largest:.2}");
+        // The check is not vacuous: gradients of a useful size were compared.
+        assert!(largest > 0.05, "largest gradient {largest}");
+        assert!(worst < 2e-6, "worst error {worst}");
+    }
+
+    #[test]
+    fn gradient_matches_finite_differences_without_bn() {
+        gradient_check(false);
+    }
+
+    #[test]
+    fn gradient_matches_finite_differences_with_bn() {
+        gradient_check(true);
+    }
+
+    #[test]
+    fn running_statistics_follow_pytorch() {
+        let layout = tiny(true);
+        let (x, y) = data(5, 6, 5, 3);
+        let p = perturbed_params(&layout, 9);
+        let mut ws = Workspace::new(&layout, 8, Parallelism::None);
+        let mut bn = BnState::new(&layout);
+        let mut g = vec![0.0; layout.len()];
+        forward_backward(&layout, &p, &mut bn, &x, &y, &mut ws, &mut g);
+        let p64: Vec<f64> = p.iter().map(|&v| v as f64).collect();
+        let (_, means, vars) = reference_loss(&layout, &p64, &x, &y);
+        assert_eq!(means.len(), layout.bn_features());
+        for j in 0..means.len() {
+            let want_m = 0.1 * means[j];
+            let want_v = 0.9 + 0.1 * vars[j] * 6.0 / 5.0;
+            assert!((bn.mean[j] as f64 - want_m).abs() < 1e-6, "mean[{j}] {} vs {want_m}", bn.mean[j]);
+            assert!((bn.var[j] as f64 - want_v).abs() < 1e-5, "var[{j}] {} vs {want_v}", bn.var[j]);
+        }
+    }
+
+    fn sgd_overfits(batch_norm: bool) {
+        let layout = Layout::new(MlpSpec { input: 8, hidden: vec![16], classes: 3, batch_norm }).unwrap();
+        let (x, y) = data(21, 24, 8, 3);
+        let mut p = layout.init(4);
+        let mut g = vec![0.0; layout.len()];
+        let mut ws = Workspace::new(&layout, 24, Parallelism::None);
+        let mut bn = BnState::new(&layout);
+        let (first, _) = forward_backward(&layout, &p, &mut bn, &x, &y, &mut ws, &mut g);
+        let mut last = (first, 0);
+        for _ in 0..1500 {
+            last = forward_backward(&layout, &p, &mut bn, &x, &y, &mut ws, &mut g);
+            for (w, gi) in p.iter_mut().zip(&g) {
+                *w -= 0.3 * gi;
+            }
+        }
+        assert!(first > 0.9, "random labels start near ln 3: {first}");
+        assert!(last.0 < 0.05, "loss after SGD {} (bn {batch_norm})", last.0);
+        assert_eq!(last.1, 24, "every training sample classified correctly");
+    }
+
+    #[test]
+    fn sgd_overfits_a_tiny_random_dataset() {
+        sgd_overfits(false);
+        sgd_overfits(true);
+    }
+
+    #[test]
+    fn same_seed_same_bits() {
+        let layout = Layout::new(MlpSpec { input: 30, hidden: vec![40, 20], classes: 10, batch_norm: true }).unwrap();
+        let (x, y) = data(8, 16, 30, 10);
+        let run = |par: Parallelism| {
+            let p = layout.init(77);
+            let mut g = vec![0.0; layout.len()];
+            let mut ws = Workspace::new(&layout, 16, par);
+            let mut bn = BnState::new(&layout);
+            let (loss, correct) = forward_backward(&layout, &p, &mut bn, &x, &y, &mut ws, &mut g);
+            (p, loss.to_bits(), correct, g.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), bn)
+        };
+        let a = run(Parallelism::None);
+        let b = run(Parallelism::None);
+        assert!(a.0.iter().zip(&b.0).all(|(u, v)| u.to_bits() == v.to_bits()));
+        assert_eq!((a.1, a.2, &a.3), (b.1, b.2, &b.3));
+        assert_eq!(a.4, b.4);
+        // The GEMMs split work over threads without changing any sum's order.
+        let c = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap().install(|| run(Parallelism::Rayon(0)));
+        assert_eq!((a.1, a.2, &a.3), (c.1, c.2, &c.3));
+        assert_ne!(layout.init(78), a.0);
+        // Glorot range, zero bias, unit gamma.
+        for l in layout.layers() {
+            let lim = l.glorot_limit();
+            assert!(a.0[l.weight.clone()].iter().all(|w| w.abs() <= lim));
+            assert!(a.0[l.bias.clone()].iter().all(|&v| v == 0.0));
+            if let Some(r) = &l.bn {
+                assert!(a.0[r.gamma.clone()].iter().all(|&v| v == 1.0));
+                assert!(a.0[r.beta.clone()].iter().all(|&v| v == 0.0));
+            }
+        }
+    }
+
+    #[test]
+    fn evaluate_matches_training_forward_without_bn() {
+        let layout = tiny(false);
+        let (x, y) = data(13, 10, 5, 3);
+        let p = perturbed_params(&layout, 1);
+        let mut g = vec![0.0; layout.len()];
+        let mut bn = BnState::new(&layout);
+        // One chunk: the same operations, so the same bits.
+        let mut ws = Workspace::new(&layout, 10, Parallelism::None);
+        let (loss, correct) = forward_backward(&layout, &p, &mut bn, &x, &y, &mut ws, &mut g);
+        let (eval_loss, err) = evaluate(&layout, &p, &bn, &x, &y, &mut ws);
+        assert_eq!(eval_loss.to_bits(), loss.to_bits());
+        assert_eq!(err, 1.0 - correct as f64 / 10.0);
+        // Chunks of 4, 4, 2 against three training batches.
+        let mut ws4 = Workspace::new(&layout, 4, Parallelism::None);
+        let (mut sum, mut right) = (0.0, 0);
+        for (lo, hi) in [(0, 4), (4, 8), (8, 10)] {
+            let (l, c) = forward_backward(&layout, &p, &mut bn, &x[lo * 5..hi * 5], &y[lo..hi], &mut ws4, &mut g);
+            sum += l * (hi - lo) as f64;
+            right += c;
+        }
+        let (eval_loss, err) = evaluate(&layout, &p, &bn, &x, &y, &mut ws4);
+        assert!((eval_loss - sum / 10.0).abs() < 1e-12);
+        assert_eq!(err, 1.0 - right as f64 / 10.0);
+    }
+
+    #[test]
+    fn evaluate_with_bn_uses_running_statistics() {
+        let layout = tiny(true);
+        let (x, y) = data(17, 6, 5, 3);
+        let p = perturbed_params(&layout, 2);
+        let mut g = vec![0.0; layout.len()];
+        let mut ws = Workspace::new(&layout, 6, Parallelism::None);
+        // Momentum 1: the running statistics become this batch's (variance unbiased).
+        let mut bn = BnState { momentum: 1.0, ..BnState::new(&layout) };
+        let (loss, _) = forward_backward(&layout, &p, &mut bn, &x, &y, &mut ws, &mut g);
+        let fresh = evaluate(&layout, &p, &BnState::new(&layout), &x, &y, &mut ws).0;
+        assert!((fresh - loss).abs() > 1e-3, "mean 0 / var 1 must differ from batch statistics");
+        // Undo the unbiasing: inference then normalises exactly like training did.
+        for v in &mut bn.var {
+            *v *= 5.0 / 6.0;
+        }
+        let (eval_loss, _) = evaluate(&layout, &p, &bn, &x, &y, &mut ws);
+        assert!((eval_loss - loss).abs() < 1e-5, "inference {eval_loss} vs training {loss}");
+    }
+
+    #[test]
+    fn layout_ranges_tile_the_vector() {
+        let layout =
+            Layout::new(MlpSpec { input: 784, hidden: vec![1024, 1024], classes: 10, batch_norm: true }).unwrap();
+        let mut next = 0;
+        for l in layout.layers() {
+            assert_eq!(l.weight.start, next);
+            assert_eq!(l.weight.len(), l.fan_in * l.fan_out);
+            assert_eq!(l.bias.start, l.weight.end);
+            next = l.bias.end;
+            if let Some(r) = &l.bn {
+                assert_eq!((r.gamma.start, r.beta.start, r.beta.end), (next, next + l.fan_out, next + 2 * l.fan_out));
+                next = r.beta.end;
+            }
+        }
+        assert_eq!(next, layout.len());
+        assert_eq!(layout.len(), 784 * 1024 + 1024 * 1024 + 1024 * 10 + 1024 * 6 + 10);
+        assert!(layout.layers().last().unwrap().bn.is_none());
+        let q = quantizable_ranges(&layout);
+        assert_eq!(q.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(), ["fc1", "fc2", "fc3"]);
+        assert_eq!(q[1].1, layout.layers()[1].weight);
+        assert!(Layout::new(MlpSpec { input: 4, hidden: vec![0], classes: 3, batch_norm: false }).is_err());
+        assert!(Layout::new(MlpSpec { input: 4, hidden: vec![], classes: 1, batch_norm: false }).is_err());
+        // No hidden layer: softmax regression, still a valid net.
+        let lin = Layout::new(MlpSpec { input: 4, hidden: vec![], classes: 3, batch_norm: true }).unwrap();
+        assert_eq!((lin.len(), lin.bn_features()), (15, 0));
+    }
+}

@@ -1,0 +1,231 @@
+//! Training a network with FP / R / SR / BC: the f32 counterpart of `train.rs`.
+//!
+//! The parameter vector is one flat f32 slice. Each quantized weight matrix has its own
+//! grid (a per-layer Glorot scale, or the config's); biases, batch-norm parameters and,
+//! with `quant.fp_first_last`, the first and last weight matrices take plain FP steps.
+//! Rounding noise is counter-based on the position in the whole vector, so it does not
+//! depend on how the vector is split into layers.
+
+use std::fmt::Write as _;
+use std::ops::Range;
+
+use rand::Rng;
+
+use super::{evaluate, forward_backward, BnState, Layout, MlpSpec, Parallelism, Workspace};
+use crate::config::{Lr, NetSpec, RunSpec};
+use crate::data::dataset::{self, ImageSet, Split};
+use crate::method::{Bounds, Method};
+use crate::optim::Optimizer;
+use crate::output::{fmt_f64, fmt_opt};
+use crate::quant::{Grid, Lattice};
+use crate::rng::{below, draw, seeded};
+
+pub const METRICS_COLUMNS: &str = "step,epoch,lr,train_loss,train_error,test_loss,test_error,test_error_latent";
+pub const LAYERS_FILE: &str = "layers.csv";
+
+/// A data set loaded, scaled to [0, 1] and standardised with the training statistics.
+pub struct NetData {
+    pub train: ImageSet,
+    pub test: ImageSet,
+}
+
+pub fn load(n: &NetSpec) -> Result<NetData, String> {
+    let mut train = dataset::load(n.dataset, &n.data_dir, Split::Train, n.train_size)?;
+    let mut test = dataset::load(n.dataset, &n.data_dir, Split::Test, n.test_size)?;
+    train.scale_unit();
+    test.scale_unit();
+    dataset::standardize(&mut train, &mut test);
+    Ok(NetData { train, test })
+}
+
+pub struct NetOutcome {
+    pub metrics: String,
+    pub layers: String,
+    pub failure: Option<String>,
+}
+
+/// One quantized weight matrix: where it is and its grid.
+struct QLayer {
+    name: String,
+    range: Range<usize>,
+    lat: Lattice<f32>,
+    bounds: Bounds<f32>,
+}
+
+fn layer_grid(n: &NetSpec, spec: &RunSpec, fan_in: usize, fan_out: usize) -> Grid {
+    let g = spec.grid.expect("quantized methods have a grid");
+    if !n.glorot {
+        return g;
+    }
+    // BinaryConnect's per-layer scale: half the Glorot-uniform init range.
+    let s = (1.5 / (fan_in + fan_out) as f64).sqrt();
+    let limit = (6.0 / (fan_in + fan_out) as f64).sqrt();
+    let levels = ((g.hi - g.lo) / g.delta).round() as u32 + 1;
+    let made = match n.grid_kind.as_deref() {
+        Some("binary") => Grid::binary(s),
+        Some("ternary") => Grid::ternary(s),
+        // A bits grid with 2^k levels: keep k, use the layer's Glorot range.
+        _ => Grid::bits(levels.max(2).ilog2(), limit),
+    };
+    made.expect("positive scales")
+}
+
+pub fn train(spec: &RunSpec, n: &NetSpec, data: &NetData, par: Parallelism) -> NetOutcome {
+    let (m, features) = (data.train.n, data.train.features);
+    let layout = Layout::new(MlpSpec {
+        input: features,
+        hidden: vec![n.width; n.depth],
+        classes: n.dataset.num_classes(),
+        batch_norm: n.batch_norm,
+    })
+    .expect("validated sizes");
+    let method = spec.method;
+    let b = spec.batch.min(m);
+    let steps_per_epoch = (m / b).max(1) as u64;
+    let alpha0 = match spec.lr {
+        Lr::Value(a) => a,
+        Lr::InvMu => unreachable!("rejected by the config"),
+    };
+
+    // Which ranges are quantized, and with which grid.
+    let layers = layout.layers();
+    let mut qlayers = Vec::new();
+    let mut fp_ranges = Vec::new();
+    for (l, info) in layers.iter().enumerate() {
+        let edge = l == 0 || l + 1 == layers.len();
+        if method.is_quantized() && !(n.fp_first_last && edge) {
+            let g = layer_grid(n, spec, info.fan_in, info.fan_out);
+            let lat = Lattice::<f32>::new(&g);
+            let clip = matches!(method, Method::Bc { clip: true, .. });
+            let bounds = if clip { Bounds { lo: lat.lo, hi: lat.hi } } else { Bounds::unbounded() };
+            qlayers.push(QLayer { name: info.name.clone(), range: info.weight.clone(), lat, bounds });
+        } else {
+            fp_ranges.push(info.weight.clone());
+        }
+        fp_ranges.push(info.bias.clone());
+        if let Some(bn) = &info.bn {
+            fp_ranges.push(bn.gamma.clone());
+            fp_ranges.push(bn.beta.clone());
+        }
+    }
+
+    // Initial point: Glorot weights, put on the grid the way the method keeps them.
+    let mut w = layout.init(spec.seeds.init);
+    let mut latent = matches!(method, Method::Bc { .. }).then(|| w.clone());
+    let init_key = draw(spec.seeds.rounding, 0);
+    for q in &qlayers {
+        let r = q.range.clone();
+        let wts = method.init(w[r.clone()].to_vec(), &q.lat, q.bounds, init_key ^ r.start as u64);
+        w[r.clone()].copy_from_slice(&wts.deployed);
+        if let (Some(l), Some(lw)) = (latent.as_mut(), wts.latent) {
+            l[r].copy_from_slice(&lw);
+        }
+    }
+
+    let mut opt = Optimizer::<f32>::new(spec.optim, layout.len());
+    let mut ws = Workspace::new(&layout, b.max(1), par);
+    let mut bn = BnState::new(&layout);
+    let mut g = vec![0.0f32; layout.len()];
+    let mut xb = vec![0.0f32; b * features];
+    let mut yb = vec![0u8; b];
+    let mut perm: Vec<usize> = (0..m).collect();
+    let mut rng = seeded(spec.seeds.batches);
+    let mut prev = w.clone();
+    let mut eval_w = latent.as_ref().map(|_| w.clone());
+
+    let mut metrics = String::from(METRICS_COLUMNS);
+    metrics.push('\n');
+    let mut layer_rows = String::from("step,epoch,layer,flip_frac,round_err\n");
+    let eval = |params: &[f32], bn: &BnState, ws: &mut Workspace| {
+        evaluate(&layout, params, bn, &data.test.images, &data.test.labels, ws)
+    };
+    let (tl, te) = eval(&w, &bn, &mut ws);
+    let _ = writeln!(metrics, "0,0,{},,,{},{},", fmt_f64(alpha0), fmt_f64(tl), fmt_f64(te));
+
+    let mut t = 0u64;
+    let mut round_err = vec![0.0f64; qlayers.len()];
+    for epoch in 1..=n.epochs {
+        // A new permutation each epoch; batches are consecutive slices of it.
+        for i in (1..m).rev() {
+            perm.swap(i, below(rng.next_u64(), i + 1));
+        }
+        let (mut loss_sum, mut wrong) = (0.0f64, 0usize);
+        let mut lr = alpha0;
+        for s in 0..steps_per_epoch as usize {
+            for (k, &idx) in perm[s * b..(s + 1) * b].iter().enumerate() {
+                xb[k * features..(k + 1) * features].copy_from_slice(data.train.image(idx));
+                yb[k] = data.train.labels[idx];
+            }
+            let (loss, correct) = forward_backward(&layout, &w, &mut bn, &xb, &yb, &mut ws, &mut g);
+            loss_sum += loss * b as f64;
+            wrong += b - correct;
+            opt.direction(&mut g);
+            lr = spec.schedule.lr(alpha0, t);
+            let a = lr as f32;
+            let key = draw(spec.seeds.rounding, t + 1);
+            for (q, err) in qlayers.iter().zip(round_err.iter_mut()) {
+                let r = q.range.clone();
+                let lat_slice = latent.as_mut().map(|l| &mut l[r.clone()]);
+                let st =
+                    method.step_slices(&mut w[r.clone()], lat_slice, &g[r.clone()], a, &q.lat, q.bounds, key, r.start);
+                *err += st.round_err;
+            }
+            for r in &fp_ranges {
+                let unit = Lattice::<f32>::new(&Grid::fixed(1.0, None).expect("valid"));
+                Method::Fp.step_slices(
+                    &mut w[r.clone()],
+                    None,
+                    &g[r.clone()],
+                    a,
+                    &unit,
+                    Bounds::unbounded(),
+                    key,
+                    r.start,
+                );
+            }
+            t += 1;
+        }
+        if !loss_sum.is_finite() {
+            let failure = Some(format!("diverged: training loss = {loss_sum} in epoch {epoch}"));
+            return NetOutcome { metrics, layers: layer_rows, failure };
+        }
+        let seen = (steps_per_epoch as usize * b) as f64;
+        let (tl, te) = eval(&w, &bn, &mut ws);
+        let te_latent = match (latent.as_ref(), eval_w.as_mut()) {
+            (Some(l), Some(ev)) => {
+                // Latent weights where quantized, the shared full-precision rest.
+                ev.copy_from_slice(&w);
+                for q in &qlayers {
+                    ev[q.range.clone()].copy_from_slice(&l[q.range.clone()]);
+                }
+                Some(eval(ev, &bn, &mut ws).1)
+            }
+            _ => None,
+        };
+        let _ = writeln!(
+            metrics,
+            "{t},{epoch},{},{},{},{},{},{}",
+            fmt_f64(lr),
+            fmt_f64(loss_sum / seen),
+            fmt_f64(wrong as f64 / seen),
+            fmt_f64(tl),
+            fmt_f64(te),
+            fmt_opt(te_latent)
+        );
+        for (q, err) in qlayers.iter().zip(round_err.iter_mut()) {
+            let r = q.range.clone();
+            let flips = w[r.clone()].iter().zip(&prev[r.clone()]).filter(|(a, b)| a != b).count();
+            let n_w = r.len() as f64;
+            let _ = writeln!(
+                layer_rows,
+                "{t},{epoch},{},{},{}",
+                q.name,
+                fmt_f64(flips as f64 / n_w),
+                fmt_f64(*err / (n_w * steps_per_epoch as f64))
+            );
+            *err = 0.0;
+        }
+        prev.copy_from_slice(&w);
+    }
+    NetOutcome { metrics, layers: layer_rows, failure: None }
+}
