@@ -106,5 +106,40 @@ fn gemm_backends(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, step, gemm_backends);
+/// Training throughput of the whole step as the sweep runs it (batch gathering, forward and
+/// backward, Adam, the method's per-layer update and rounding) on 6,000 synthetic
+/// MNIST-shaped images: a tenth of an epoch of a 784-1024-1024-10 MLP, batch 100.
+fn train_epoch(c: &mut Criterion) {
+    use qnet_exp::data::dataset::ImageSet;
+    use qnet_exp::nets::train::{train, NetData};
+    let n = 6000;
+    let images: Vec<f32> =
+        (0..n * 784).map(|i| (qnet_exp::rng::draw(5, i as u64) >> 40) as f32 / (1u64 << 24) as f32 - 0.5).collect();
+    let labels: Vec<u8> = (0..n).map(|i| (i % 10) as u8).collect();
+    let set =
+        |k: usize| ImageSet { images: images[..k * 784].to_vec(), labels: labels[..k].to_vec(), n: k, features: 784 };
+    let data = NetData { train: set(n), test: set(100) };
+    let mut g = c.benchmark_group("train_tenth_epoch_784_1024_1024_10_b100");
+    g.throughput(Throughput::Elements(n as u64));
+    g.sample_size(10).measurement_time(Duration::from_secs(20));
+    for method in ["fp", "bc", "sr"] {
+        let text = format!(
+            "name = \"b\"\n[problem]\nkind = \"mlp\"\nwidth = 1024\ndepth = 2\nbatch_norm = false\n\
+             [quant]\nmethod = \"{method}\"\n{}[optim]\nkind = \"adam\"\nlr = 0.001\nbatch = 100\n[run]\nepochs = 1\n",
+            if method == "fp" { "" } else { "grid = \"binary\"\n" }
+        );
+        let sweep = qnet_exp::config::parse_sweep(&text, "bench", &[]).unwrap();
+        let spec = &sweep.runs[0];
+        let qnet_exp::config::ProblemSpec::Mlp(net) = &spec.problem else { unreachable!() };
+        for (threads, par) in [(1usize, Parallelism::None), (2, Parallelism::Rayon(0))] {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            g.bench_function(format!("{method}_adam_{threads}thread"), |b| {
+                b.iter(|| pool.install(|| train(spec, net, &data, par)))
+            });
+        }
+    }
+    g.finish();
+}
+
+criterion_group!(benches, step, gemm_backends, train_epoch);
 criterion_main!(benches);

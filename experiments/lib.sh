@@ -8,12 +8,19 @@ if [ ! -x "$QNET" ]; then (cd "$ROOT" && cargo build --release -q); fi
 OUT=${OUT:-"$ROOT/results/experiments"}
 PLOT="python3 $ROOT/scripts"
 
-# run_sweep CONFIG: run it from scratch and copy runs/summary/fits.csv to results/<name>/.
+# run_sweep CONFIG [qnet-exp run flags...]: run it from scratch and copy
+# runs/summary/fits.csv to results/<name>/.
 run_sweep() {
     local cfg=$1 name
+    shift
     name=$(sed -n 's/^name *= *"\(.*\)"/\1/p' "$cfg")
     rm -rf "${OUT:?}/$name"
-    "$QNET" run "$cfg" --out "$OUT" --progress none
+    "$QNET" run "$cfg" --out "$OUT" --progress none "$@"
     mkdir -p "results/$name"
     cp "$OUT/$name/runs.csv" "$OUT/$name/summary.csv" "$OUT/$name/fits.csv" "results/$name/"
+}
+
+# Network experiments read the real data sets from the repository's data/ folder.
+need_data() {
+    [ -f "$ROOT/data/mnist/train-images-idx3-ubyte" ] || "$ROOT/scripts/fetch-data.sh" "$ROOT/data"
 }

@@ -118,6 +118,50 @@ impl Method {
         self.step_slices(&mut wts.deployed, wts.latent.as_deref_mut(), dir, alpha, lat, bounds, key, 0)
     }
 
+    /// The same step without the statistics: the loops carry no accumulators, so they
+    /// vectorize (networks step millions of weights and need the statistics rarely).
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    pub fn step_slices_quiet<T: Real>(
+        &self,
+        w: &mut [T],
+        latent: Option<&mut [T]>,
+        dir: &[T],
+        alpha: T,
+        lat: &Lattice<T>,
+        bounds: Bounds<T>,
+        key: u64,
+        offset: usize,
+    ) {
+        let (lo, hi) = (bounds.lo, bounds.hi);
+        let unit = |i: usize| T::unit_from_bits(draw(key, (offset + i) as u64));
+        match *self {
+            Method::Fp => w.iter_mut().zip(dir).for_each(|(wi, &di)| *wi = (*wi - alpha * di).clamp_to(lo, hi)),
+            Method::R => {
+                w.iter_mut().zip(dir).for_each(|(wi, &di)| *wi = lat.nearest((*wi - alpha * di).clamp_to(lo, hi)))
+            }
+            Method::Sr => {
+                for (i, (wi, &di)) in w.iter_mut().zip(dir).enumerate() {
+                    *wi = lat.stochastic((*wi - alpha * di).clamp_to(lo, hi), unit(i));
+                }
+            }
+            Method::Bc { rounding, .. } => {
+                let latent = latent.expect("BC keeps a latent buffer");
+                let it = w.iter_mut().zip(latent.iter_mut()).zip(dir);
+                match rounding {
+                    Rounding::Nearest => it.for_each(|((wi, li), &di)| {
+                        *li = (*li - alpha * di).clamp_to(lo, hi);
+                        *wi = lat.nearest(*li);
+                    }),
+                    Rounding::Stochastic => it.enumerate().for_each(|(i, ((wi, li), &di))| {
+                        *li = (*li - alpha * di).clamp_to(lo, hi);
+                        *wi = lat.stochastic(*li, unit(i));
+                    }),
+                }
+            }
+        }
+    }
+
     /// The same on one part of a parameter vector (e.g. one layer's weights): `offset` is
     /// the slice's position in the whole vector, so element `offset + i` uses draw
     /// `offset + i` of the step's rounding stream whatever the split.
@@ -232,6 +276,29 @@ mod tests {
         let mean = w.deployed.iter().sum::<f64>() / n as f64;
         // Bernoulli(0.2) * 0.5: std of the mean = 0.5 * 0.4 / sqrt(n) = 6.3e-4.
         assert!((mean - 0.1).abs() < 5.0 * 6.3e-4, "{mean}");
+    }
+
+    /// The quiet step is the same step: same weights, same draws, for every method.
+    #[test]
+    fn quiet_step_matches_the_counting_step() {
+        let l = lat();
+        let methods = [
+            Method::Fp,
+            Method::R,
+            Method::Sr,
+            Method::Bc { rounding: Rounding::Nearest, clip: false },
+            Method::Bc { rounding: Rounding::Stochastic, clip: true },
+        ];
+        for m in methods {
+            let w0: Vec<f64> = (0..50).map(|i| (i as f64 * 0.37).sin()).collect();
+            let dir: Vec<f64> = (0..50).map(|i| (i as f64 * 0.91).cos()).collect();
+            let b = Bounds { lo: -1.0, hi: 1.0 };
+            let mut a = m.init(w0.clone(), &l, b, 1);
+            let mut q = a.clone();
+            m.step_slices(&mut a.deployed, a.latent.as_deref_mut(), &dir, 0.3, &l, b, 9, 7);
+            m.step_slices_quiet(&mut q.deployed, q.latent.as_deref_mut(), &dir, 0.3, &l, b, 9, 7);
+            assert_eq!((a.deployed, a.latent), (q.deployed, q.latent), "{m:?}");
+        }
     }
 
     #[test]

@@ -1,13 +1,8 @@
 #!/usr/bin/env bash
-# Needs the data: scripts/fetch-data.sh.
+# Needs the data (fetched if missing).
 source ../lib.sh
-[ -f "$ROOT/data/mnist/train-images-idx3-ubyte" ] || "$ROOT/scripts/fetch-data.sh" "$ROOT/data"
-for cfg in flips.toml batch.toml; do
-    name=$(sed -n 's/^name *= *"\(.*\)"/\1/p' "$cfg")
-    rm -rf "${OUT:?}/$name"
-    "$QNET" run "$cfg" --out "$OUT" --progress none --set problem.data_dir="$ROOT/data"
-    mkdir -p "results/$name"
-    cp "$OUT/$name/runs.csv" "$OUT/$name/summary.csv" "results/$name/"
-done
+need_data
+run_sweep flips.toml --set problem.data_dir="$ROOT/data"
+run_sweep batch.toml --set problem.data_dir="$ROOT/data"
 $PLOT/plot_flips.py "$OUT/flips" --where seed=0 --out figure3.png
 $PLOT/plot_flips.py "$OUT/flips-batch" --by batch --out figure4.png

@@ -123,6 +123,8 @@ pub fn train(spec: &RunSpec, n: &NetSpec, data: &NetData, par: Parallelism) -> N
     }
 
     let mut opt = Optimizer::<f32>::new(spec.optim, layout.len());
+    // FP steps never round; any lattice will do for them.
+    let no_grid = Lattice::<f32>::new(&Grid::fixed(1.0, None).expect("valid grid"));
     let mut ws = Workspace::new(&layout, b.max(1), par);
     let mut bn = BnState::new(&layout);
     let mut g = vec![0.0f32; layout.len()];
@@ -163,21 +165,26 @@ pub fn train(spec: &RunSpec, n: &NetSpec, data: &NetData, par: Parallelism) -> N
             lr = spec.schedule.lr(alpha0, t);
             let a = lr as f32;
             let key = draw(spec.seeds.rounding, t + 1);
+            // The statistics (rounding error) only at the epoch's last step: the
+            // counting loops are several times slower than the update itself.
+            let tally = s + 1 == steps_per_epoch as usize;
             for (q, err) in qlayers.iter().zip(round_err.iter_mut()) {
                 let r = q.range.clone();
                 let lat_slice = latent.as_mut().map(|l| &mut l[r.clone()]);
-                let st =
-                    method.step_slices(&mut w[r.clone()], lat_slice, &g[r.clone()], a, &q.lat, q.bounds, key, r.start);
-                *err += st.round_err;
+                let (wr, gr) = (&mut w[r.clone()], &g[r.clone()]);
+                if tally {
+                    *err = method.step_slices(wr, lat_slice, gr, a, &q.lat, q.bounds, key, r.start).round_err;
+                } else {
+                    method.step_slices_quiet(wr, lat_slice, gr, a, &q.lat, q.bounds, key, r.start);
+                }
             }
             for r in &fp_ranges {
-                let unit = Lattice::<f32>::new(&Grid::fixed(1.0, None).expect("valid"));
-                Method::Fp.step_slices(
+                Method::Fp.step_slices_quiet(
                     &mut w[r.clone()],
                     None,
                     &g[r.clone()],
                     a,
-                    &unit,
+                    &no_grid,
                     Bounds::unbounded(),
                     key,
                     r.start,
@@ -216,13 +223,8 @@ pub fn train(spec: &RunSpec, n: &NetSpec, data: &NetData, par: Parallelism) -> N
             let r = q.range.clone();
             let flips = w[r.clone()].iter().zip(&prev[r.clone()]).filter(|(a, b)| a != b).count();
             let n_w = r.len() as f64;
-            let _ = writeln!(
-                layer_rows,
-                "{t},{epoch},{},{},{}",
-                q.name,
-                fmt_f64(flips as f64 / n_w),
-                fmt_f64(*err / (n_w * steps_per_epoch as f64))
-            );
+            let _ =
+                writeln!(layer_rows, "{t},{epoch},{},{},{}", q.name, fmt_f64(flips as f64 / n_w), fmt_f64(*err / n_w));
             *err = 0.0;
         }
         prev.copy_from_slice(&w);

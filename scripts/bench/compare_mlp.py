@@ -1,0 +1,253 @@
+#!/usr/bin/env python3
+"""Time one training epoch of the 784-1024-1024-10 MLP in qnet-exp and in PyTorch (CPU).
+
+For FP-ADAM, BC-ADAM and SR-ADAM (binary weights with BinaryConnect's per-layer scales),
+batch 100, Adam lr 1e-3, on the 60k MNIST training images, at 1 and 2 threads, with and
+without batch norm (``--bn``). Per repetition, for each (batch norm, threads) cell:
+  - qnet-exp: one `qnet-exp run --jobs N` per method (a single run, so with N = 2 its GEMMs
+    use both threads); the time is wall_s from runs.csv (the epoch plus a 100-image test
+    evaluation before and after it, and the weight init: a few ms in ~5-8 s);
+  - PyTorch: one `torch_mlp.py --threads N --methods fp,bc,sr` process; the time is the
+    training epoch only, after a few warm-up batches.
+Both sides alternate within each repetition, so a load that comes and goes on the machine
+hits both. Reports the median samples/s over repetitions and the ratio qnet/torch next to
+the goal (issue 5: >= 1.1x at 1 thread, >= 1.2x at 2 threads, every method), plus each
+side's mean training loss over the epoch as a check that both train the same model.
+
+PyTorch is not a dependency of the project: install it into a separate venv, e.g.
+  python3 -m venv /tmp/torchenv && /tmp/torchenv/bin/pip install -r scripts/bench/requirements-torch.txt
+and point ``--python`` at it (default: /tmp/torchenv/bin/python if it exists, else this
+interpreter).
+
+Usage: python3 scripts/bench/compare_mlp.py [--reps 3] [--threads 1,2] [--methods fp,bc,sr]
+                                            [--bn off|on|both] [--adam default|fused|...]
+                                            [--train-size 60000] [--save results.json]
+"""
+
+import argparse
+import csv
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+BIN = ROOT / "target" / "release" / "qnet-exp"
+DATA = ROOT / "data"
+GOAL = {1: 1.1, 2: 1.2}
+DESIGN = {1: 6600.0, 2: 10800.0}  # ../shared/DESIGN.md: PyTorch, FP, no BN
+NAMES = {"fp": "FP-ADAM", "bc": "BC-ADAM", "sr": "SR-ADAM"}
+
+CONFIG = """\
+# Written by scripts/bench/compare_mlp.py.
+name = "bench-mlp"
+
+[problem]
+kind = "mlp"
+dataset = "mnist"
+data_dir = "{data}"
+width = {width}
+depth = {depth}
+batch_norm = {bn}
+train_size = {train_size}
+test_size = 100
+
+[quant]
+method = "{method}"
+{grid}
+[optim]
+kind = "adam"
+lr = 0.001
+batch = {batch}
+
+[run]
+epochs = 1
+"""
+
+THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+               "BLIS_NUM_THREADS", "RAYON_NUM_THREADS")
+
+
+def machine():
+    model, flags = "unknown", ""
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name") and model == "unknown":
+                model = line.split(":", 1)[1].strip()
+            if line.startswith("flags") and not flags:
+                f = line.split(":", 1)[1].split()
+                flags = "AVX-512" if "avx512f" in f else ("AVX2" if "avx2" in f else "no AVX2")
+    except OSError:
+        pass
+    nproc = str(os.cpu_count())
+    try:
+        nproc = subprocess.run(["nproc"], capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        pass
+    return nproc, model, flags
+
+
+def git_rev():
+    try:
+        rev = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True).stdout.strip()
+        return rev + (" + uncommitted changes" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def clean_env(threads):
+    env = dict(os.environ)
+    for v in THREAD_VARS:
+        env.pop(v, None)
+    env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = env["OPENBLAS_NUM_THREADS"] = str(threads)
+    return env
+
+
+def run_qnet(binary, work, method, bn, threads, args):
+    grid = 'grid = "binary"\n' if method != "fp" else ""
+    cfg = work / f"{method}-{'bn' if bn else 'nobn'}.toml"
+    cfg.write_text(CONFIG.format(data=args.data, width=args.width, depth=args.depth,
+                                 bn="true" if bn else "false", train_size=args.train_size,
+                                 method=method, grid=grid, batch=args.batch))
+    out = work / "out"
+    shutil.rmtree(out, ignore_errors=True)
+    env = clean_env(threads)
+    r = subprocess.run([str(binary), "run", str(cfg), "--out", str(out), "--jobs", str(threads),
+                        "--progress", "none", "-q"], capture_output=True, text=True, env=env)
+    if r.returncode != 0:
+        sys.exit(f"qnet-exp failed ({method}, bn={bn}, threads={threads}):\n{r.stdout}{r.stderr}")
+    rows = list(csv.DictReader(open(out / "bench-mlp" / "runs.csv")))
+    if len(rows) != 1 or rows[0]["status"] != "finished":
+        sys.exit(f"qnet-exp: unexpected runs.csv for {method}: {rows}")
+    wall = float(rows[0]["wall_s"])
+    run_dir = out / "bench-mlp" / rows[0]["id"]
+    metrics = list(csv.DictReader(open(run_dir / "metrics.csv")))
+    loss = float(metrics[-1]["train_loss"])
+    samples = (args.train_size // args.batch) * args.batch
+    return {"wall_s": wall, "samples_per_s": samples / wall, "train_loss": loss}
+
+
+def run_torch(python, methods, bn, threads, args):
+    cmd = [python, str(HERE / "torch_mlp.py"), "--json", "--threads", str(threads),
+           "--methods", ",".join(methods), "--adam", args.adam, "--data", str(Path(args.data) / "mnist"),
+           "--train-size", str(args.train_size), "--width", str(args.width), "--depth", str(args.depth),
+           "--batch", str(args.batch)]
+    if bn:
+        cmd.append("--batch-norm")
+    r = subprocess.run(cmd, capture_output=True, text=True, env=clean_env(threads))
+    if r.returncode != 0:
+        sys.exit(f"torch_mlp.py failed (bn={bn}, threads={threads}):\n{r.stdout}{r.stderr}")
+    res = {}
+    for line in r.stdout.splitlines():
+        if line.startswith("{"):
+            d = json.loads(line)
+            res[d["method"]] = d
+    return res
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--threads", default="1,2")
+    ap.add_argument("--methods", default="fp,bc,sr")
+    ap.add_argument("--bn", default="both", choices=["off", "on", "both"])
+    ap.add_argument("--adam", default="default", choices=["default", "fused", "foreach", "single"],
+                    help="torch.optim.Adam implementation on the PyTorch side")
+    ap.add_argument("--python", default=None, help="interpreter with torch (default /tmp/torchenv/bin/python)")
+    ap.add_argument("--data", default=str(DATA), help="folder holding mnist/ (scripts/fetch-data.sh)")
+    ap.add_argument("--train-size", type=int, default=60000)
+    ap.add_argument("--width", type=int, default=1024)
+    ap.add_argument("--depth", type=int, default=2)
+    ap.add_argument("--batch", type=int, default=100)
+    ap.add_argument("--save", default=None, help="write every measurement as JSON here")
+    args = ap.parse_args()
+
+    python = args.python
+    if python is None:
+        venv = Path("/tmp/torchenv/bin/python")
+        python = str(venv) if venv.exists() else sys.executable
+    chk = subprocess.run([python, "-c", "import torch, numpy; print(torch.__version__, numpy.__version__)"],
+                         capture_output=True, text=True)
+    if chk.returncode != 0:
+        sys.exit(f"{python} cannot import torch and numpy; see requirements-torch.txt\n{chk.stderr}")
+    torch_ver, numpy_ver = chk.stdout.split()
+
+    if not BIN.exists():
+        print("target/release/qnet-exp missing: cargo build --release", file=sys.stderr)
+        subprocess.run(["cargo", "build", "--release"], cwd=ROOT, check=True)
+    threads = [int(t) for t in args.threads.split(",")]
+    methods = [m.strip() for m in args.methods.split(",")]
+    bns = {"off": [False], "on": [True], "both": [False, True]}[args.bn]
+
+    results = {}  # (bn, threads, method) -> {"qnet": [...], "torch": [...]}
+    t_start = time.time()
+    with tempfile.TemporaryDirectory(prefix="qnet-bench-mlp-") as tmp:
+        work = Path(tmp)
+        # A private copy, so a concurrent `cargo build` cannot swap binaries mid-measurement.
+        binary = work / "qnet-exp"
+        shutil.copy2(BIN, binary)
+        for rep in range(args.reps):
+            for bn in bns:
+                for t in threads:
+                    for m in methods:
+                        q = run_qnet(binary, work, m, bn, t, args)
+                        results.setdefault((bn, t, m), {"qnet": [], "torch": []})["qnet"].append(q)
+                    tr = run_torch(python, methods, bn, t, args)
+                    for m in methods:
+                        results[(bn, t, m)]["torch"].append(tr[m])
+                    print(f"rep {rep + 1}/{args.reps} bn={'on' if bn else 'off'} threads={t}: "
+                          + "  ".join(f"{m} {results[(bn, t, m)]['qnet'][-1]['samples_per_s']:.0f}"
+                                      f"/{tr[m]['samples_per_s']:.0f}" for m in methods)
+                          + "  (qnet/torch samples/s)", file=sys.stderr, flush=True)
+
+    nproc, model, isa = machine()
+    print(f"machine: nproc = {nproc}, CPU \"{model}\" ({isa})")
+    print(f"qnet-exp: {BIN.relative_to(ROOT)} of {git_rev()}; torch {torch_ver} (Adam: {args.adam}), "
+          f"numpy {numpy_ver}")
+    print(f"MLP {784}-{'-'.join([str(args.width)] * args.depth)}-10, batch {args.batch}, "
+          f"{args.train_size} samples/epoch, median of {args.reps} reps; "
+          f"{time.time() - t_start:.0f} s in all\n")
+    hdr = (f"{'bn':3s} {'method':8s} {'thr':>3s} {'qnet/s':>8s} {'torch/s':>8s} {'ratio':>6s} "
+           f"{'goal':>5s} {'met':>4s}  {'qnet loss':>9s} {'torch loss':>10s}")
+    print(hdr)
+    print("-" * len(hdr))
+    all_met = True
+    summary = []
+    for bn in bns:
+        for m in methods:
+            for t in threads:
+                r = results[(bn, t, m)]
+                q = statistics.median(x["samples_per_s"] for x in r["qnet"])
+                p = statistics.median(x["samples_per_s"] for x in r["torch"])
+                ratio = q / p
+                goal = GOAL.get(t, 1.2)
+                met = ratio >= goal
+                all_met &= met
+                ql = statistics.median(x["train_loss"] for x in r["qnet"])
+                pl = statistics.median(x["train_loss"] for x in r["torch"])
+                print(f"{'on' if bn else 'off':3s} {NAMES.get(m, m):8s} {t:3d} {q:8.0f} {p:8.0f} {ratio:6.2f} "
+                      f"{goal:5.1f} {'yes' if met else 'NO':>4s}  {ql:9.4f} {pl:10.4f}")
+                summary.append({"batch_norm": bn, "method": m, "threads": t, "qnet_samples_per_s": q,
+                                "torch_samples_per_s": p, "ratio": ratio, "goal": goal, "met": met,
+                                "qnet": r["qnet"], "torch": r["torch"]})
+    design = ", ".join(f"{int(DESIGN[t])} at {t} thread{'s' if t > 1 else ''}" for t in threads if t in DESIGN)
+    print(f"\nDESIGN.md's PyTorch reference (FP, no BN): {design} samples/s.")
+    print("goal (issue 5): qnet/torch >= 1.1 at 1 thread, >= 1.2 at 2 threads: "
+          + ("met for every row" if all_met else "NOT met for every row"))
+    if args.save:
+        Path(args.save).write_text(json.dumps({"machine": {"nproc": nproc, "cpu": model},
+                                               "torch": torch_ver, "numpy": numpy_ver,
+                                               "rows": summary}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
