@@ -20,7 +20,8 @@ and point ``--python`` at it (default: /tmp/torchenv/bin/python if it exists, el
 interpreter).
 
 Usage: python3 scripts/bench/compare_mlp.py [--reps 3] [--threads 1,2] [--methods fp,bc,sr]
-                                            [--bn off|on|both] [--adam default|fused|...]
+                                            [--bn off|on|both] [--adam fused|default|...]
+                                            [--wait-quiet S]
                                             [--train-size 60000] [--save results.json]
 """
 
@@ -28,6 +29,7 @@ import argparse
 import csv
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -104,6 +106,47 @@ def git_rev():
         return "unknown"
 
 
+def cpu_busy_s():
+    """Seconds of CPU time all processes have used so far (user+nice+system+irq+softirq+steal)."""
+    try:
+        f = open("/proc/stat").readline().split()[1:]
+        ticks = sum(int(f[i]) for i in (0, 1, 2, 5, 6, 7) if i < len(f))
+        return ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return float("nan")
+
+
+def children_cpu_s():
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+class Foreign:
+    """CPU used by other processes (not this script's children) while a measurement ran, in
+    cores: 0 on a quiet machine, about 1 when one other core-bound job ran beside it."""
+
+    def __enter__(self):
+        self.t, self.busy, self.ours = time.perf_counter(), cpu_busy_s(), children_cpu_s()
+        return self
+
+    def __exit__(self, *exc):
+        wall = time.perf_counter() - self.t
+        other = (cpu_busy_s() - self.busy) - (children_cpu_s() - self.ours)
+        self.cores = max(0.0, other / wall) if wall > 0 else float("nan")
+        return False
+
+
+def wait_quiet(max_wait, threshold=0.3):
+    """Wait (at most max_wait s) until other processes use under `threshold` cores for 2 s."""
+    t0 = time.time()
+    while True:
+        b = cpu_busy_s()
+        time.sleep(2.0)
+        load = (cpu_busy_s() - b) / 2.0
+        if load < threshold or time.time() - t0 >= max_wait:
+            return load
+
+
 def clean_env(threads):
     env = dict(os.environ)
     for v in THREAD_VARS:
@@ -121,8 +164,9 @@ def run_qnet(binary, work, method, bn, threads, args):
     out = work / "out"
     shutil.rmtree(out, ignore_errors=True)
     env = clean_env(threads)
-    r = subprocess.run([str(binary), "run", str(cfg), "--out", str(out), "--jobs", str(threads),
-                        "--progress", "none", "-q"], capture_output=True, text=True, env=env)
+    with Foreign() as fg:
+        r = subprocess.run([str(binary), "run", str(cfg), "--out", str(out), "--jobs", str(threads),
+                            "--progress", "none", "-q"], capture_output=True, text=True, env=env)
     if r.returncode != 0:
         sys.exit(f"qnet-exp failed ({method}, bn={bn}, threads={threads}):\n{r.stdout}{r.stderr}")
     rows = list(csv.DictReader(open(out / "bench-mlp" / "runs.csv")))
@@ -133,7 +177,7 @@ def run_qnet(binary, work, method, bn, threads, args):
     metrics = list(csv.DictReader(open(run_dir / "metrics.csv")))
     loss = float(metrics[-1]["train_loss"])
     samples = (args.train_size // args.batch) * args.batch
-    return {"wall_s": wall, "samples_per_s": samples / wall, "train_loss": loss}
+    return {"wall_s": wall, "samples_per_s": samples / wall, "train_loss": loss, "foreign_cores": fg.cores}
 
 
 def run_torch(python, methods, bn, threads, args):
@@ -143,13 +187,15 @@ def run_torch(python, methods, bn, threads, args):
            "--batch", str(args.batch)]
     if bn:
         cmd.append("--batch-norm")
-    r = subprocess.run(cmd, capture_output=True, text=True, env=clean_env(threads))
+    with Foreign() as fg:
+        r = subprocess.run(cmd, capture_output=True, text=True, env=clean_env(threads))
     if r.returncode != 0:
         sys.exit(f"torch_mlp.py failed (bn={bn}, threads={threads}):\n{r.stdout}{r.stderr}")
     res = {}
     for line in r.stdout.splitlines():
         if line.startswith("{"):
             d = json.loads(line)
+            d["foreign_cores"] = fg.cores  # over the whole process (all methods, data loading)
             res[d["method"]] = d
     return res
 
@@ -160,8 +206,10 @@ def main():
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--methods", default="fp,bc,sr")
     ap.add_argument("--bn", default="both", choices=["off", "on", "both"])
-    ap.add_argument("--adam", default="default", choices=["default", "fused", "foreach", "single"],
-                    help="torch.optim.Adam implementation on the PyTorch side")
+    ap.add_argument("--adam", default="fused", choices=["default", "fused", "foreach", "single"],
+                    help="torch.optim.Adam implementation on the PyTorch side: fused (one pass, "
+                         "like qnet-exp's, the fastest on CPU) by default; 'default' is PyTorch's own "
+                         "choice (the per-tensor loop on CPU)")
     ap.add_argument("--python", default=None, help="interpreter with torch (default /tmp/torchenv/bin/python)")
     ap.add_argument("--data", default=str(DATA), help="folder holding mnist/ (scripts/fetch-data.sh)")
     ap.add_argument("--train-size", type=int, default=60000)
@@ -169,6 +217,9 @@ def main():
     ap.add_argument("--depth", type=int, default=2)
     ap.add_argument("--batch", type=int, default=100)
     ap.add_argument("--save", default=None, help="write every measurement as JSON here")
+    ap.add_argument("--wait-quiet", type=float, default=0.0, metavar="S",
+                    help="before each measurement wait up to S seconds for the other processes to "
+                         "use < 0.3 cores (a shared machine); 0: do not wait")
     args = ap.parse_args()
 
     python = args.python
@@ -188,6 +239,9 @@ def main():
     methods = [m.strip() for m in args.methods.split(",")]
     bns = {"off": [False], "on": [True], "both": [False, True]}[args.bn]
 
+    # Which binary: the commit checked out when it was copied, and when it was built.
+    rev = git_rev()
+    built = time.strftime("%Y-%m-%d %H:%M", time.gmtime(BIN.stat().st_mtime))
     results = {}  # (bn, threads, method) -> {"qnet": [...], "torch": [...]}
     t_start = time.time()
     with tempfile.TemporaryDirectory(prefix="qnet-bench-mlp-") as tmp:
@@ -199,25 +253,31 @@ def main():
             for bn in bns:
                 for t in threads:
                     for m in methods:
+                        if args.wait_quiet > 0:
+                            wait_quiet(args.wait_quiet)
                         q = run_qnet(binary, work, m, bn, t, args)
                         results.setdefault((bn, t, m), {"qnet": [], "torch": []})["qnet"].append(q)
+                    if args.wait_quiet > 0:
+                        wait_quiet(args.wait_quiet)
                     tr = run_torch(python, methods, bn, t, args)
                     for m in methods:
                         results[(bn, t, m)]["torch"].append(tr[m])
                     print(f"rep {rep + 1}/{args.reps} bn={'on' if bn else 'off'} threads={t}: "
                           + "  ".join(f"{m} {results[(bn, t, m)]['qnet'][-1]['samples_per_s']:.0f}"
                                       f"/{tr[m]['samples_per_s']:.0f}" for m in methods)
-                          + "  (qnet/torch samples/s)", file=sys.stderr, flush=True)
+                          + "  (qnet/torch samples/s); other processes used "
+                          + ", ".join(f"{results[(bn, t, m)]['qnet'][-1]['foreign_cores']:.2f}" for m in methods)
+                          + f" / {tr[methods[0]]['foreign_cores']:.2f} cores", file=sys.stderr, flush=True)
 
     nproc, model, isa = machine()
     print(f"machine: nproc = {nproc}, CPU \"{model}\" ({isa})")
-    print(f"qnet-exp: {BIN.relative_to(ROOT)} of {git_rev()}; torch {torch_ver} (Adam: {args.adam}), "
+    print(f"qnet-exp: {BIN.relative_to(ROOT)} (built {built} UTC) with {rev} checked out; torch {torch_ver} (Adam: {args.adam}), "
           f"numpy {numpy_ver}")
     print(f"MLP {784}-{'-'.join([str(args.width)] * args.depth)}-10, batch {args.batch}, "
           f"{args.train_size} samples/epoch, median of {args.reps} reps; "
           f"{time.time() - t_start:.0f} s in all\n")
     hdr = (f"{'bn':3s} {'method':8s} {'thr':>3s} {'qnet/s':>8s} {'torch/s':>8s} {'ratio':>6s} "
-           f"{'goal':>5s} {'met':>4s}  {'qnet loss':>9s} {'torch loss':>10s}")
+           f"{'goal':>5s} {'met':>4s}  {'qnet loss':>9s} {'torch loss':>10s} {'other':>6s}")
     print(hdr)
     print("-" * len(hdr))
     all_met = True
@@ -234,17 +294,21 @@ def main():
                 all_met &= met
                 ql = statistics.median(x["train_loss"] for x in r["qnet"])
                 pl = statistics.median(x["train_loss"] for x in r["torch"])
+                other = max(x["foreign_cores"] for x in r["qnet"] + r["torch"])
                 print(f"{'on' if bn else 'off':3s} {NAMES.get(m, m):8s} {t:3d} {q:8.0f} {p:8.0f} {ratio:6.2f} "
-                      f"{goal:5.1f} {'yes' if met else 'NO':>4s}  {ql:9.4f} {pl:10.4f}")
+                      f"{goal:5.1f} {'yes' if met else 'NO':>4s}  {ql:9.4f} {pl:10.4f} {other:6.2f}")
                 summary.append({"batch_norm": bn, "method": m, "threads": t, "qnet_samples_per_s": q,
                                 "torch_samples_per_s": p, "ratio": ratio, "goal": goal, "met": met,
                                 "qnet": r["qnet"], "torch": r["torch"]})
+    print("\nqnet loss / torch loss: mean training loss over the epoch (same model, same data; the "
+          "random streams differ).\nother: the most CPU (in cores) that other processes used during "
+          "any of the cell's measurements; above ~0.2 the cell was measured on a shared, busy machine.")
     design = ", ".join(f"{int(DESIGN[t])} at {t} thread{'s' if t > 1 else ''}" for t in threads if t in DESIGN)
-    print(f"\nDESIGN.md's PyTorch reference (FP, no BN): {design} samples/s.")
+    print(f"DESIGN.md's PyTorch reference (FP, no BN): {design} samples/s.")
     print("goal (issue 5): qnet/torch >= 1.1 at 1 thread, >= 1.2 at 2 threads: "
           + ("met for every row" if all_met else "NOT met for every row"))
     if args.save:
-        Path(args.save).write_text(json.dumps({"machine": {"nproc": nproc, "cpu": model},
+        Path(args.save).write_text(json.dumps({"machine": {"nproc": nproc, "cpu": model}, "qnet": rev,
                                                "torch": torch_ver, "numpy": numpy_ver,
                                                "rows": summary}, indent=1))
 
