@@ -118,7 +118,7 @@ impl Method {
         self.step_slices(&mut wts.deployed, wts.latent.as_deref_mut(), dir, alpha, lat, bounds, key, 0)
     }
 
-    /// The same step without the statistics: the loops carry no accumulators, so they
+    /// The same step without the statistics: no accumulators in the loops, so they
     /// vectorize (networks step millions of weights and need the statistics rarely).
     #[allow(clippy::too_many_arguments)]
     #[inline]
@@ -133,33 +133,7 @@ impl Method {
         key: u64,
         offset: usize,
     ) {
-        let (lo, hi) = (bounds.lo, bounds.hi);
-        let unit = |i: usize| T::unit_from_bits(draw(key, (offset + i) as u64));
-        match *self {
-            Method::Fp => w.iter_mut().zip(dir).for_each(|(wi, &di)| *wi = (*wi - alpha * di).clamp_to(lo, hi)),
-            Method::R => {
-                w.iter_mut().zip(dir).for_each(|(wi, &di)| *wi = lat.nearest((*wi - alpha * di).clamp_to(lo, hi)))
-            }
-            Method::Sr => {
-                for (i, (wi, &di)) in w.iter_mut().zip(dir).enumerate() {
-                    *wi = lat.stochastic((*wi - alpha * di).clamp_to(lo, hi), unit(i));
-                }
-            }
-            Method::Bc { rounding, .. } => {
-                let latent = latent.expect("BC keeps a latent buffer");
-                let it = w.iter_mut().zip(latent.iter_mut()).zip(dir);
-                match rounding {
-                    Rounding::Nearest => it.for_each(|((wi, li), &di)| {
-                        *li = (*li - alpha * di).clamp_to(lo, hi);
-                        *wi = lat.nearest(*li);
-                    }),
-                    Rounding::Stochastic => it.enumerate().for_each(|(i, ((wi, li), &di))| {
-                        *li = (*li - alpha * di).clamp_to(lo, hi);
-                        *wi = lat.stochastic(*li, unit(i));
-                    }),
-                }
-            }
-        }
+        self.step_impl::<T, false>(w, latent, dir, alpha, lat, bounds, key, offset);
     }
 
     /// The same on one part of a parameter vector (e.g. one layer's weights): `offset` is
@@ -178,52 +152,72 @@ impl Method {
         key: u64,
         offset: usize,
     ) -> StepStats {
+        self.step_impl::<T, true>(w, latent, dir, alpha, lat, bounds, key, offset)
+    }
+
+    /// One step; with `TALLY = false` the statistics code is compiled out.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn step_impl<T: Real, const TALLY: bool>(
+        &self,
+        w: &mut [T],
+        latent: Option<&mut [T]>,
+        dir: &[T],
+        alpha: T,
+        lat: &Lattice<T>,
+        bounds: Bounds<T>,
+        key: u64,
+        offset: usize,
+    ) -> StepStats {
         let half = lat.delta * T::HALF;
         let (lo, hi) = (bounds.lo, bounds.hi);
         let mut st = StepStats::default();
         let unit = |i: usize| T::unit_from_bits(draw(key, (offset + i) as u64));
+        // What a step tallies: moved weights, sub-cell updates, the rounding error.
+        let mut tally = |old: T, new: T, pre: T, s: T| {
+            if TALLY {
+                st.changed += (new != old) as usize;
+                st.subcell += (s.abs() < half) as usize;
+                st.round_err += (new - pre).abs().to_f64();
+            }
+        };
         match *self {
             Method::Fp => {
                 for (wi, &di) in w.iter_mut().zip(dir) {
                     let x = (*wi - alpha * di).clamp_to(lo, hi);
-                    st.changed += (x != *wi) as usize;
+                    tally(*wi, x, x, T::INFINITY);
                     *wi = x;
                 }
             }
             Method::R => {
                 for (wi, &di) in w.iter_mut().zip(dir) {
                     let s = alpha * di;
-                    st.subcell += (s.abs() < half) as usize;
                     let pre = (*wi - s).clamp_to(lo, hi);
                     let x = lat.nearest(pre);
-                    st.round_err += (x - pre).abs().to_f64();
-                    st.changed += (x != *wi) as usize;
+                    tally(*wi, x, pre, s);
                     *wi = x;
                 }
             }
             Method::Sr => {
                 for (i, (wi, &di)) in w.iter_mut().zip(dir).enumerate() {
                     let s = alpha * di;
-                    st.subcell += (s.abs() < half) as usize;
                     let pre = (*wi - s).clamp_to(lo, hi);
                     let x = lat.stochastic(pre, unit(i));
-                    st.round_err += (x - pre).abs().to_f64();
-                    st.changed += (x != *wi) as usize;
+                    tally(*wi, x, pre, s);
                     *wi = x;
                 }
             }
             Method::Bc { rounding, .. } => {
                 let latent = latent.expect("BC keeps a latent buffer");
-                for (i, ((wi, li), &di)) in w.iter_mut().zip(latent.iter_mut()).zip(dir).enumerate() {
+                let it = w.iter_mut().zip(latent.iter_mut()).zip(dir).enumerate();
+                for (i, ((wi, li), &di)) in it {
                     let s = alpha * di;
-                    st.subcell += (s.abs() < half) as usize;
                     *li = (*li - s).clamp_to(lo, hi);
                     let x = match rounding {
                         Rounding::Nearest => lat.nearest(*li),
                         Rounding::Stochastic => lat.stochastic(*li, unit(i)),
                     };
-                    st.round_err += (x - *li).abs().to_f64();
-                    st.changed += (x != *wi) as usize;
+                    tally(*wi, x, *li, s);
                     *wi = x;
                 }
             }
