@@ -159,3 +159,28 @@ fn network_config_errors() {
     );
     assert!(!dir.path().join("results").exists());
 }
+
+/// A single run with two jobs threads its GEMMs and its element-wise passes; the bits are
+/// those of the single-threaded run (SR's rounding noise is keyed by position).
+#[test]
+fn threaded_network_runs_are_bitwise_the_serial_ones() {
+    let Some(data) = data_dir() else {
+        eprintln!("SKIPPED: MNIST not found in data/ or $QNET_DATA_DIR; run scripts/fetch-data.sh");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    for m in ["sr", "bc"] {
+        let cfg = config(&data, "").replace("method = [\"fp\", \"bc\", \"sr\", \"r\"]", &format!("method = \"{m}\""));
+        std::fs::write(dir.path().join("net.toml"), cfg).unwrap();
+        for jobs in ["1", "2"] {
+            let o = qnet(&["run", "net.toml", "-q", "--jobs", jobs, "--out", &format!("{m}{jobs}")], dir.path());
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        }
+        let run = |jobs: &str| {
+            let sweep = dir.path().join(format!("{m}{jobs}/net"));
+            let d = std::fs::read_dir(&sweep).unwrap().map(|e| e.unwrap().path()).find(|p| p.is_dir()).unwrap();
+            (std::fs::read(d.join("metrics.csv")).unwrap(), std::fs::read(d.join("layers.csv")).unwrap())
+        };
+        assert_eq!(run("1"), run("2"), "{m}");
+    }
+}

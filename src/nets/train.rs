@@ -52,6 +52,25 @@ struct QLayer {
     bounds: Bounds<f32>,
 }
 
+/// Elements per task when the element-wise passes run on the pool.
+const CHUNK: usize = 1 << 15;
+
+/// The method's quiet step on a layer, in chunks over the current rayon pool. Rounding
+/// noise is keyed by the position in the whole vector, so the bits do not depend on the
+/// split.
+#[allow(clippy::too_many_arguments)]
+fn quiet_par(method: Method, w: &mut [f32], latent: Option<&mut [f32]>, g: &[f32], a: f32, q: &QLayer, key: u64, start: usize) {
+    use rayon::prelude::*;
+    match latent {
+        Some(l) => w.par_chunks_mut(CHUNK).zip(l.par_chunks_mut(CHUNK)).zip(g.par_chunks(CHUNK)).enumerate().for_each(
+            |(k, ((wc, lc), gc))| method.step_slices_quiet(wc, Some(lc), gc, a, &q.lat, q.bounds, key, start + k * CHUNK),
+        ),
+        None => w.par_chunks_mut(CHUNK).zip(g.par_chunks(CHUNK)).enumerate().for_each(|(k, (wc, gc))| {
+            method.step_slices_quiet(wc, None, gc, a, &q.lat, q.bounds, key, start + k * CHUNK)
+        }),
+    }
+}
+
 fn layer_grid(n: &NetSpec, spec: &RunSpec, fan_in: usize, fan_out: usize) -> Grid {
     let g = spec.grid.expect("quantized methods have a grid");
     if !n.glorot {
@@ -161,7 +180,13 @@ pub fn train(spec: &RunSpec, n: &NetSpec, data: &NetData, par: Parallelism) -> N
             let (loss, correct) = forward_backward(&layout, &w, &mut bn, &xb, &yb, &mut ws, &mut g);
             loss_sum += loss * b as f64;
             wrong += b - correct;
-            opt.direction(&mut g);
+            // Threaded GEMMs: thread the element-wise passes too (same bits either way).
+            let threaded = matches!(par, Parallelism::Rayon(_));
+            if threaded {
+                opt.direction_par(&mut g, CHUNK);
+            } else {
+                opt.direction(&mut g);
+            }
             lr = spec.schedule.lr(alpha0, t);
             let a = lr as f32;
             let key = draw(spec.seeds.rounding, t + 1);
@@ -174,6 +199,8 @@ pub fn train(spec: &RunSpec, n: &NetSpec, data: &NetData, par: Parallelism) -> N
                 let (wr, gr) = (&mut w[r.clone()], &g[r.clone()]);
                 if tally {
                     *err = method.step_slices(wr, lat_slice, gr, a, &q.lat, q.bounds, key, r.start).round_err;
+                } else if threaded {
+                    quiet_par(method, wr, lat_slice, gr, a, q, key, r.start);
                 } else {
                     method.step_slices_quiet(wr, lat_slice, gr, a, &q.lat, q.bounds, key, r.start);
                 }
