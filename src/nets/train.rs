@@ -59,11 +59,22 @@ const CHUNK: usize = 1 << 15;
 /// noise is keyed by the position in the whole vector, so the bits do not depend on the
 /// split.
 #[allow(clippy::too_many_arguments)]
-fn quiet_par(method: Method, w: &mut [f32], latent: Option<&mut [f32]>, g: &[f32], a: f32, q: &QLayer, key: u64, start: usize) {
+fn quiet_par(
+    method: Method,
+    w: &mut [f32],
+    latent: Option<&mut [f32]>,
+    g: &[f32],
+    a: f32,
+    q: &QLayer,
+    key: u64,
+    start: usize,
+) {
     use rayon::prelude::*;
     match latent {
         Some(l) => w.par_chunks_mut(CHUNK).zip(l.par_chunks_mut(CHUNK)).zip(g.par_chunks(CHUNK)).enumerate().for_each(
-            |(k, ((wc, lc), gc))| method.step_slices_quiet(wc, Some(lc), gc, a, &q.lat, q.bounds, key, start + k * CHUNK),
+            |(k, ((wc, lc), gc))| {
+                method.step_slices_quiet(wc, Some(lc), gc, a, &q.lat, q.bounds, key, start + k * CHUNK)
+            },
         ),
         None => w.par_chunks_mut(CHUNK).zip(g.par_chunks(CHUNK)).enumerate().for_each(|(k, (wc, gc))| {
             method.step_slices_quiet(wc, None, gc, a, &q.lat, q.bounds, key, start + k * CHUNK)

@@ -117,11 +117,9 @@ mod tests {
 
     #[test]
     fn parallel_direction_is_bitwise_the_serial_one() {
-        for kind in [
-            OptimKind::Sgd,
-            OptimKind::Momentum { beta: 0.9 },
-            OptimKind::Adam { beta1: 0.9, beta2: 0.999, eps: 1e-8 },
-        ] {
+        for kind in
+            [OptimKind::Sgd, OptimKind::Momentum { beta: 0.9 }, OptimKind::Adam { beta1: 0.9, beta2: 0.999, eps: 1e-8 }]
+        {
             let n = 1000;
             let (mut a, mut b) = (Optimizer::<f32>::new(kind, n), Optimizer::<f32>::new(kind, n));
             for step in 0..3 {
