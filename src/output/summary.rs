@@ -55,9 +55,10 @@ impl RunStatus {
 #[derive(Clone, Debug)]
 pub struct Point {
     pub step: u64,
-    pub gap: f64,
+    /// Absent for networks (no gap columns).
+    pub gap: Option<f64>,
     pub gap_latent: Option<f64>,
-    pub gap_avg: f64,
+    pub gap_avg: Option<f64>,
     pub gap_avg_latent: Option<f64>,
     pub mean_f: Option<f64>,
     pub p_min: Option<f64>,
@@ -112,9 +113,9 @@ fn read_points(path: &Path) -> Result<Vec<Point>, String> {
         };
         out.push(Point {
             step: rec[cs].parse().map_err(|_| format!("{}: bad step", path.display()))?,
-            gap: num(cg)?.unwrap_or(f64::NAN),
+            gap: num(cg)?,
             gap_latent: num(cl)?,
-            gap_avg: num(ca)?.unwrap_or(f64::NAN),
+            gap_avg: num(ca)?,
             gap_avg_latent: num(cal)?,
             mean_f: num(cmf)?,
             p_min: num(cpm)?,
@@ -239,7 +240,7 @@ pub fn runs_csv(records: &[RunRecord]) -> String {
         row.push(r.status.reason.clone());
         row.push(format!("{:.3}", r.status.wall_s));
         row.push(r.status.last_change_step.to_string());
-        row.push(r.points.last().map(|p| fmt_f64(p.gap)).unwrap_or_default());
+        row.push(fmt_opt(r.points.last().and_then(|p| p.gap)));
         let th = r.theory.as_ref();
         row.push(fmt_opt(th.and_then(|t| t.bound_final)));
         row.push(fmt_opt(th.and_then(|t| t.stall_ratio)));
@@ -393,10 +394,10 @@ pub fn group(records: &[RunRecord]) -> Vec<Group> {
             spec: records[i].spec.clone(),
             n: runs.len(),
             n_failed: (j - i) - runs.len(),
-            final_gap: stat(&|r| r.points.last().map(|p| p.gap)),
-            tail_gap: stat(&|r| r.tail_mean(|p| Some(p.gap))),
+            final_gap: stat(&|r| r.points.last().and_then(|p| p.gap)),
+            tail_gap: stat(&|r| r.tail_mean(|p| p.gap)),
             tail_gap_latent: stat(&|r| r.tail_mean(|p| p.gap_latent)),
-            tail_gap_avg: stat(&|r| r.tail_mean(|p| Some(p.gap_avg))),
+            tail_gap_avg: stat(&|r| r.tail_mean(|p| p.gap_avg)),
             tail_gap_avg_latent: stat(&|r| r.tail_mean(|p| p.gap_avg_latent)),
             bounded_gap: stat(&|r| r.theory.as_ref().map(|t| t.measured_final)),
             mean_f: stat(&|r| r.points.last().and_then(|p| p.mean_f)),

@@ -163,7 +163,6 @@ pub fn run(landscape: &Landscape, grid: &ToyGrid, spec: &SimSpec) -> SimResult {
 /// `F - F_min` (the minimum over the grid), `dist` is the distance to the nearest global
 /// grid minimiser, plus the running `mean_f` and `p_min` after burn-in.
 struct Trace<'a> {
-    grid: &'a ToyGrid,
     f: &'a Landscape,
     min_points: Vec<Vec<f64>>,
     f_min: f64,
@@ -188,7 +187,6 @@ impl<'a> Trace<'a> {
             })
             .collect();
         Trace {
-            grid,
             f,
             min_points,
             f_min: grid.minimisers(f).value,
@@ -223,7 +221,6 @@ impl<'a> Trace<'a> {
     }
 
     fn row(&mut self, step: u64, w: &Weights<f64>, mean_f: Option<f64>, p_min: Option<f64>) {
-        let _ = self.grid;
         let gap = |x: &[f64]| self.f.value(x) - self.f_min;
         let changed = w.deployed.iter().zip(&self.prev).filter(|(a, b)| a != b).count();
         let n = self.steps_in;
