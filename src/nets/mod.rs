@@ -10,3 +10,4 @@ pub use mlp::{
     evaluate, forward_backward, quantizable_ranges, BnRanges, BnState, LayerInfo, Layout, MlpSpec, Workspace,
 };
 pub mod train;
+mod update;

@@ -11,6 +11,7 @@ use std::ops::Range;
 
 use rand::Rng;
 
+use super::update::{Segment, UpdatePlan};
 use super::{evaluate, forward_backward, BnState, Layout, MlpSpec, Parallelism, Workspace};
 use crate::config::{Lr, NetSpec, RunSpec};
 use crate::data::dataset::{self, ImageSet, Split};
@@ -50,36 +51,6 @@ struct QLayer {
     range: Range<usize>,
     lat: Lattice<f32>,
     bounds: Bounds<f32>,
-}
-
-/// Elements per task when the element-wise passes run on the pool.
-const CHUNK: usize = 1 << 15;
-
-/// The method's quiet step on a layer, in chunks over the current rayon pool. Rounding
-/// noise is keyed by the position in the whole vector, so the bits do not depend on the
-/// split.
-#[allow(clippy::too_many_arguments)]
-fn quiet_par(
-    method: Method,
-    w: &mut [f32],
-    latent: Option<&mut [f32]>,
-    g: &[f32],
-    a: f32,
-    q: &QLayer,
-    key: u64,
-    start: usize,
-) {
-    use rayon::prelude::*;
-    match latent {
-        Some(l) => w.par_chunks_mut(CHUNK).zip(l.par_chunks_mut(CHUNK)).zip(g.par_chunks(CHUNK)).enumerate().for_each(
-            |(k, ((wc, lc), gc))| {
-                method.step_slices_quiet(wc, Some(lc), gc, a, &q.lat, q.bounds, key, start + k * CHUNK)
-            },
-        ),
-        None => w.par_chunks_mut(CHUNK).zip(g.par_chunks(CHUNK)).enumerate().for_each(|(k, (wc, gc))| {
-            method.step_slices_quiet(wc, None, gc, a, &q.lat, q.bounds, key, start + k * CHUNK)
-        }),
-    }
 }
 
 fn layer_grid(n: &NetSpec, spec: &RunSpec, fan_in: usize, fan_out: usize) -> Grid {
@@ -155,6 +126,15 @@ pub fn train(spec: &RunSpec, n: &NetSpec, data: &NetData, par: Parallelism) -> N
     let mut opt = Optimizer::<f32>::new(spec.optim, layout.len());
     // FP steps never round; any lattice will do for them.
     let no_grid = Lattice::<f32>::new(&Grid::fixed(1.0, None).expect("valid grid"));
+    let mut segments: Vec<Segment> =
+        qlayers.iter().map(|q| Segment { range: q.range.clone(), method, lat: q.lat, bounds: q.bounds }).collect();
+    segments.extend(fp_ranges.iter().map(|r| Segment {
+        range: r.clone(),
+        method: Method::Fp,
+        lat: no_grid,
+        bounds: Bounds::unbounded(),
+    }));
+    let plan = UpdatePlan::new(segments, layout.len());
     let mut ws = Workspace::new(&layout, b.max(1), par);
     let mut bn = BnState::new(&layout);
     let mut g = vec![0.0f32; layout.len()];
@@ -191,42 +171,36 @@ pub fn train(spec: &RunSpec, n: &NetSpec, data: &NetData, par: Parallelism) -> N
             let (loss, correct) = forward_backward(&layout, &w, &mut bn, &xb, &yb, &mut ws, &mut g);
             loss_sum += loss * b as f64;
             wrong += b - correct;
-            // Threaded GEMMs: thread the element-wise passes too (same bits either way).
-            let threaded = matches!(par, Parallelism::Rayon(_));
-            if threaded {
-                opt.direction_par(&mut g, CHUNK);
-            } else {
-                opt.direction(&mut g);
-            }
             lr = spec.schedule.lr(alpha0, t);
             let a = lr as f32;
             let key = draw(spec.seeds.rounding, t + 1);
-            // The statistics (rounding error) only at the epoch's last step: the
-            // counting loops are several times slower than the update itself.
-            let tally = s + 1 == steps_per_epoch as usize;
-            for (q, err) in qlayers.iter().zip(round_err.iter_mut()) {
-                let r = q.range.clone();
-                let lat_slice = latent.as_mut().map(|l| &mut l[r.clone()]);
-                let (wr, gr) = (&mut w[r.clone()], &g[r.clone()]);
-                if tally {
-                    *err = method.step_slices(wr, lat_slice, gr, a, &q.lat, q.bounds, key, r.start).round_err;
-                } else if threaded {
-                    quiet_par(method, wr, lat_slice, gr, a, q, key, r.start);
-                } else {
-                    method.step_slices_quiet(wr, lat_slice, gr, a, &q.lat, q.bounds, key, r.start);
+            if s + 1 < steps_per_epoch as usize {
+                // Threaded GEMMs: thread the parameter pass too (same bits either way).
+                let threaded = matches!(par, Parallelism::Rayon(_));
+                plan.step(&mut opt, &mut w, latent.as_deref_mut(), &mut g, a, key, threaded);
+            } else {
+                // The epoch's last step also takes the statistics (rounding error), in two
+                // whole passes: the counting loops are several times slower than the update.
+                opt.direction(&mut g);
+                for (q, err) in qlayers.iter().zip(round_err.iter_mut()) {
+                    let r = q.range.clone();
+                    let lat_slice = latent.as_mut().map(|l| &mut l[r.clone()]);
+                    let st = method.step_slices(
+                        &mut w[r.clone()],
+                        lat_slice,
+                        &g[r.clone()],
+                        a,
+                        &q.lat,
+                        q.bounds,
+                        key,
+                        r.start,
+                    );
+                    *err = st.round_err;
                 }
-            }
-            for r in &fp_ranges {
-                Method::Fp.step_slices_quiet(
-                    &mut w[r.clone()],
-                    None,
-                    &g[r.clone()],
-                    a,
-                    &no_grid,
-                    Bounds::unbounded(),
-                    key,
-                    r.start,
-                );
+                for r in &fp_ranges {
+                    let (wr, gr) = (&mut w[r.clone()], &g[r.clone()]);
+                    Method::Fp.step_slices_quiet(wr, None, gr, a, &no_grid, Bounds::unbounded(), key, r.start);
+                }
             }
             t += 1;
         }

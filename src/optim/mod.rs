@@ -44,30 +44,19 @@ impl<T: Real> Optimizer<T> {
     /// Replace the gradient `g` by the direction of this step.
     #[inline]
     pub fn direction(&mut self, g: &mut [T]) {
-        self.t = self.t.saturating_add(1);
-        Self::apply(self.kind, self.t, g, &mut self.m, &mut self.v);
+        self.begin_step().apply(g);
     }
 
-    /// The same, split into chunks over the current rayon pool. Every element's update is
-    /// independent of the others, so the result is the same bits as `direction`.
-    pub fn direction_par(&mut self, g: &mut [T], chunk: usize) {
-        use rayon::prelude::*;
+    /// Start the next step and return its state as one piece covering the whole vector.
+    /// Split it (`split_at`) and `apply` each piece to the matching part of the gradient:
+    /// every element's update is independent of the others, so any split gives the same
+    /// bits as `direction`. This lets a caller fuse the direction with the method's update
+    /// chunk by chunk, while the chunk of `g` is still in cache, and spread chunks over
+    /// threads.
+    pub fn begin_step(&mut self) -> StepState<'_, T> {
         self.t = self.t.saturating_add(1);
-        let (kind, t) = (self.kind, self.t);
-        match kind {
-            OptimKind::Sgd => {}
-            OptimKind::Momentum { .. } => g
-                .par_chunks_mut(chunk)
-                .zip(self.m.par_chunks_mut(chunk))
-                .for_each(|(gc, mc)| Self::apply(kind, t, gc, mc, &mut [])),
-            OptimKind::Adam { .. } => g
-                .par_chunks_mut(chunk)
-                .zip(self.m.par_chunks_mut(chunk))
-                .zip(self.v.par_chunks_mut(chunk))
-                .for_each(|((gc, mc), vc)| Self::apply(kind, t, gc, mc, vc)),
-        }
+        StepState { kind: self.kind, t: self.t, m: &mut self.m, v: &mut self.v }
     }
-
     /// The direction of step `t` on matching slices of the gradient and the state.
     #[inline]
     fn apply(kind: OptimKind, t: i32, g: &mut [T], m: &mut [T], v: &mut [T]) {
@@ -96,6 +85,41 @@ impl<T: Real> Optimizer<T> {
     }
 }
 
+/// One step's optimizer state for a contiguous part of the parameter vector.
+pub struct StepState<'a, T> {
+    kind: OptimKind,
+    t: i32,
+    /// Empty when the optimizer keeps no such state (SGD; `v` for momentum).
+    m: &'a mut [T],
+    v: &'a mut [T],
+}
+
+impl<'a, T: Real> StepState<'a, T> {
+    /// The first `mid` elements of this part and the rest.
+    pub fn split_at(self, mid: usize) -> (StepState<'a, T>, StepState<'a, T>) {
+        let (kind, t) = (self.kind, self.t);
+        let (m0, m1) = split_state(self.m, mid);
+        let (v0, v1) = split_state(self.v, mid);
+        (StepState { kind, t, m: m0, v: v0 }, StepState { kind, t, m: m1, v: v1 })
+    }
+
+    /// Replace `g` (this part of the gradient) by the step's direction.
+    #[inline]
+    pub fn apply(&mut self, g: &mut [T]) {
+        debug_assert!(self.m.is_empty() || self.m.len() == g.len(), "state and gradient parts differ");
+        Optimizer::apply(self.kind, self.t, g, self.m, self.v);
+    }
+}
+
+/// Split a state buffer; an absent (empty) one stays empty on both sides.
+fn split_state<T>(s: &mut [T], mid: usize) -> (&mut [T], &mut [T]) {
+    if s.is_empty() {
+        (&mut [], &mut [])
+    } else {
+        s.split_at_mut(mid)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -115,8 +139,9 @@ mod tests {
         assert_eq!(g, vec![1.5]);
     }
 
+    /// Applying the step piece by piece, on threads, gives the bits of the whole step.
     #[test]
-    fn parallel_direction_is_bitwise_the_serial_one() {
+    fn split_step_is_bitwise_the_whole_one() {
         for kind in
             [OptimKind::Sgd, OptimKind::Momentum { beta: 0.9 }, OptimKind::Adam { beta1: 0.9, beta2: 0.999, eps: 1e-8 }]
         {
@@ -126,8 +151,19 @@ mod tests {
                 let g: Vec<f32> = (0..n).map(|i| ((i * 7 + step) as f32 * 0.37).sin()).collect();
                 let (mut ga, mut gb) = (g.clone(), g);
                 a.direction(&mut ga);
-                let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
-                pool.install(|| b.direction_par(&mut gb, 64));
+                // Uneven pieces, the second half on another thread.
+                let (left, right) = b.begin_step().split_at(600);
+                let (gl, gr) = gb.split_at_mut(600);
+                let (mut l0, mut l1) = left.split_at(17);
+                let (g0, g1) = gl.split_at_mut(17);
+                std::thread::scope(|s| {
+                    s.spawn(move || {
+                        let mut right = right;
+                        right.apply(gr)
+                    });
+                    l1.apply(g1);
+                    l0.apply(g0);
+                });
                 assert_eq!(ga, gb, "{kind:?}");
             }
         }
