@@ -7,7 +7,8 @@ pub mod mlp;
 
 pub use gemm::Parallelism;
 pub use mlp::{
-    evaluate, forward_backward, quantizable_ranges, BnRanges, BnState, LayerInfo, Layout, MlpSpec, Workspace,
+    evaluate, forward_backward, quantizable_ranges, recalibrate_bn, BnRanges, BnState, LayerInfo, Layout, MlpSpec,
+    Workspace,
 };
 pub mod train;
 mod update;
