@@ -9,11 +9,15 @@ OUT=${OUT:-"$ROOT/results/experiments"}
 PLOT="python3 $ROOT/scripts"
 
 # run_sweep CONFIG [qnet-exp run flags...]: run it from scratch and copy
-# runs/summary/fits.csv to results/<name>/.
+# runs/summary/fits.csv to results/<name>/ (a `--set name=X` flag renames the sweep).
 run_sweep() {
-    local cfg=$1 name
+    local cfg=$1 name a prev=""
     shift
     name=$(sed -n 's/^name *= *"\(.*\)"/\1/p' "$cfg")
+    for a in "$@"; do
+        if [ "$prev" = --set ] && [[ $a == name=* ]]; then name=${a#name=}; fi
+        prev=$a
+    done
     rm -rf "${OUT:?}/$name"
     "$QNET" run "$cfg" --out "$OUT" --progress none "$@"
     mkdir -p "results/$name"

@@ -1,13 +1,25 @@
 #!/usr/bin/env bash
-# Needs the data (fetched if missing). FULL=1 for all 60k training images.
+# Needs the data (fetched if missing). The reduced default: 10k training images, 5 epochs
+# (Big SR with the same steps: 50), results in results/table1*/ and results/table.md.
+# FULL=1: all 60k training images and 10 epochs (Big SR same steps: 100), results in
+# results/table1-full*/ and results/table-full.md.
 source ../lib.sh
 need_data
-full=()
+suffix=""
+scale=1
 if [ "${FULL:-0}" = 1 ]; then
-    full=(--set problem.train_size=60000)
+    suffix=-full
+    scale=2
 fi
 for cfg in main.toml big-sr.toml big-sr-steps.toml; do
-    run_sweep "$cfg" --set problem.data_dir="$ROOT/data" "${full[@]}"
+    name=$(sed -n 's/^name *= *"\(.*\)"/\1/p' "$cfg")
+    epochs=$(sed -n 's/^epochs *= *//p' "$cfg")
+    flags=(--set problem.data_dir="$ROOT/data")
+    if [ -n "$suffix" ]; then
+        flags+=(--set problem.train_size=60000 --set run.epochs=$((epochs * scale)) --set "name=${name/table1/table1$suffix}")
+    fi
+    run_sweep "$cfg" "${flags[@]}"
 done
-python3 table.py results/table1/summary.csv results/table1-big-sr/summary.csv results/table1-big-sr-steps/summary.csv > results/table.md
-cat results/table.md
+python3 table.py results/table1$suffix/summary.csv results/table1$suffix-big-sr/summary.csv \
+    results/table1$suffix-big-sr-steps/summary.csv > results/table$suffix.md
+cat results/table$suffix.md
