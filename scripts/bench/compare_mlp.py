@@ -277,10 +277,10 @@ def main():
           f"{args.train_size} samples/epoch, median of {args.reps} reps; "
           f"{time.time() - t_start:.0f} s in all\n")
     hdr = (f"{'bn':3s} {'method':8s} {'thr':>3s} {'qnet/s':>8s} {'torch/s':>8s} {'ratio':>6s} "
-           f"{'goal':>5s} {'met':>4s}  {'qnet loss':>9s} {'torch loss':>10s} {'other':>6s}")
+           f"{'goal':>5s} {'met':>4s} {'best':>6s} {'met':>4s}  {'qnet loss':>9s} {'torch loss':>10s} {'other':>6s}")
     print(hdr)
     print("-" * len(hdr))
-    all_met = True
+    all_met = all_met_best = True
     summary = []
     for bn in bns:
         for m in methods:
@@ -292,21 +292,29 @@ def main():
                 goal = GOAL.get(t, 1.2)
                 met = ratio >= goal
                 all_met &= met
+                # Best of the reps on each side: noise on a shared VM only ever slows a run down.
+                best = max(x["samples_per_s"] for x in r["qnet"]) / max(x["samples_per_s"] for x in r["torch"])
+                met_best = best >= goal
+                all_met_best &= met_best
                 ql = statistics.median(x["train_loss"] for x in r["qnet"])
                 pl = statistics.median(x["train_loss"] for x in r["torch"])
                 other = max(x["foreign_cores"] for x in r["qnet"] + r["torch"])
                 print(f"{'on' if bn else 'off':3s} {NAMES.get(m, m):8s} {t:3d} {q:8.0f} {p:8.0f} {ratio:6.2f} "
-                      f"{goal:5.1f} {'yes' if met else 'NO':>4s}  {ql:9.4f} {pl:10.4f} {other:6.2f}")
+                      f"{goal:5.1f} {'yes' if met else 'NO':>4s} {best:6.2f} {'yes' if met_best else 'NO':>4s}  "
+                      f"{ql:9.4f} {pl:10.4f} {other:6.2f}")
                 summary.append({"batch_norm": bn, "method": m, "threads": t, "qnet_samples_per_s": q,
                                 "torch_samples_per_s": p, "ratio": ratio, "goal": goal, "met": met,
+                                "best_ratio": best, "met_best": met_best,
                                 "qnet": r["qnet"], "torch": r["torch"]})
-    print("\nqnet loss / torch loss: mean training loss over the epoch (same model, same data; the "
+    print("\nratio: median qnet/s over median torch/s; best: best rep over best rep (a noisy shared "
+          "machine only slows runs down).\nqnet loss / torch loss: mean training loss over the epoch (same model, same data; the "
           "random streams differ).\nother: the most CPU (in cores) that other processes used during "
           "any of the cell's measurements; above ~0.2 the cell was measured on a shared, busy machine.")
     design = ", ".join(f"{int(DESIGN[t])} at {t} thread{'s' if t > 1 else ''}" for t in threads if t in DESIGN)
     print(f"DESIGN.md's PyTorch reference (FP, no BN): {design} samples/s.")
     print("goal (issue 5): qnet/torch >= 1.1 at 1 thread, >= 1.2 at 2 threads: "
-          + ("met for every row" if all_met else "NOT met for every row"))
+          + ("met for every row" if all_met else "NOT met for every row") + " (medians), "
+          + ("met for every row" if all_met_best else "NOT met for every row") + " (best reps)")
     if args.save:
         Path(args.save).write_text(json.dumps({"machine": {"nproc": nproc, "cpu": model}, "qnet": rev,
                                                "torch": torch_ver, "numpy": numpy_ver,
