@@ -101,6 +101,7 @@ impl UpdatePlan {
         threaded: bool,
     ) {
         assert_eq!(w.len(), g.len(), "weights and gradient differ in length");
+        assert!(latent.as_ref().is_none_or(|l| l.len() == w.len()), "latent and deployed weights differ in length");
         let mut rest = Span { start: 0, w, latent, g, opt: opt.begin_step() };
         let args = StepArgs { alpha, key };
         for seg in &self.segments {

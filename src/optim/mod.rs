@@ -57,6 +57,7 @@ impl<T: Real> Optimizer<T> {
         self.t = self.t.saturating_add(1);
         StepState { kind: self.kind, t: self.t, m: &mut self.m, v: &mut self.v }
     }
+
     /// The direction of step `t` on matching slices of the gradient and the state.
     #[inline]
     fn apply(kind: OptimKind, t: i32, g: &mut [T], m: &mut [T], v: &mut [T]) {
@@ -106,7 +107,7 @@ impl<'a, T: Real> StepState<'a, T> {
     /// Replace `g` (this part of the gradient) by the step's direction.
     #[inline]
     pub fn apply(&mut self, g: &mut [T]) {
-        debug_assert!(self.m.is_empty() || self.m.len() == g.len(), "state and gradient parts differ");
+        assert!(self.m.is_empty() || self.m.len() == g.len(), "optimizer state and gradient parts differ");
         Optimizer::apply(self.kind, self.t, g, self.m, self.v);
     }
 }
