@@ -286,6 +286,17 @@ fn matmul_into(
     }
 }
 
+/// The input of layer `l` for a batch of `b` (`n_in` features each) and the operation that
+/// turns its slice into the `b x n_in` matrix: the batch `x` for the first layer, else the
+/// previous hidden layer's activations in that layer's store.
+fn layer_input<'a>(x: &'a [f32], act: &'a [Vec<f32>], l: usize, b: usize, n_in: usize) -> (&'a [f32], Op) {
+    if l == 0 {
+        (x, Op::N)
+    } else {
+        (&act[l - 1][..b * n_in], Store::of(l - 1).as_bn())
+    }
+}
+
 /// Every buffer of a forward/backward pass for batches of up to `max_batch` samples.
 #[derive(Clone, Debug)]
 pub struct Workspace {
@@ -359,8 +370,7 @@ pub fn forward_backward(
     // Output layer and loss; the logits buffer (always sample-major) becomes dL/dlogits.
     let out = &layout.layers[last];
     let c = out.fan_out;
-    let (a_in, op_in): (&[f32], Op) =
-        if last == 0 { (x, Op::N) } else { (&ws.act[last - 1][..b * out.fan_in], Store::of(last - 1).as_bn()) };
+    let (a_in, op_in) = layer_input(x, &ws.act, last, b, out.fan_in);
     let logits = &mut ws.logits[..b * c];
     matmul(b, c, out.fan_in, a_in, op_in, &params[out.weight.clone()], Op::T, logits, false, par);
     bias_add(logits, &params[out.bias.clone()]);
@@ -399,8 +409,7 @@ pub fn forward_backward(
             }
         }
         let dz: &[f32] = dz;
-        let (a_in, op_in): (&[f32], Op) =
-            if l == 0 { (x, Op::N) } else { (&ws.act[l - 1][..b * n_in], Store::of(l - 1).as_bn()) };
+        let (a_in, op_in) = layer_input(x, &ws.act, l, b, n_in);
         matmul(n_out, n_in, b, dz, st.as_nb(), a_in, op_in, &mut grad[info.weight.clone()], false, par);
         if l > 0 {
             let w = &params[info.weight.clone()];
@@ -422,8 +431,7 @@ fn forward_train_hidden(layout: &Layout, params: &[f32], bn: &mut BnState, x: &[
         let w = &params[info.weight.clone()];
         let bias = &params[info.bias.clone()];
         let (done, rest) = ws.act.split_at_mut(l);
-        let (a_in, op_in): (&[f32], Op) =
-            if l == 0 { (x, Op::N) } else { (&done[l - 1][..b * n_in], Store::of(l - 1).as_bn()) };
+        let (a_in, op_in) = layer_input(x, done, l, b, n_in);
         let h = &mut rest[0][..b * n_out];
         match &info.bn {
             None => {
@@ -523,8 +531,7 @@ fn forward_infer(
         let w = &params[info.weight.clone()];
         let bias = &params[info.bias.clone()];
         let (done, rest) = ws.act.split_at_mut(l);
-        let (a_in, op_in): (&[f32], Op) =
-            if l == 0 { (x, Op::N) } else { (&done[l - 1][..b * n_in], Store::of(l - 1).as_bn()) };
+        let (a_in, op_in) = layer_input(x, done, l, b, n_in);
         let h = &mut rest[0][..b * n_out];
         matmul_into(st, b, n_out, n_in, a_in, op_in, w, Op::T, h, par);
         match &info.bn {
@@ -545,8 +552,7 @@ fn forward_infer(
     }
     let out = &layout.layers[last];
     let c = out.fan_out;
-    let (a_in, op_in): (&[f32], Op) =
-        if last == 0 { (x, Op::N) } else { (&ws.act[last - 1][..b * out.fan_in], Store::of(last - 1).as_bn()) };
+    let (a_in, op_in) = layer_input(x, &ws.act, last, b, out.fan_in);
     let logits = &mut ws.logits[..b * c];
     matmul(b, c, out.fan_in, a_in, op_in, &params[out.weight.clone()], Op::T, logits, false, par);
     bias_add(logits, &params[out.bias.clone()]);
