@@ -12,6 +12,8 @@ use std::time::Instant;
 
 use rayon::prelude::*;
 
+mod warm;
+
 use crate::config::{ProblemSpec, RunSpec, Sweep};
 use crate::error::Error;
 use crate::nets::train::NetData;
@@ -277,12 +279,19 @@ pub fn run(sweeps: &[Sweep], opts: &Options) -> Result<Vec<SweepReport>, Error> 
     // Fewer runs than threads: let each network's GEMMs use the pool (they nest in it);
     // otherwise one run per thread, single-threaded GEMMs.
     let par = if todo.len() < opts.jobs { Parallelism::Rayon(0) } else { Parallelism::None };
+    // A network run alone in a pool of several threads keeps the other workers spinning
+    // between its fork-joins (see warm.rs); other runs leave them free to sleep.
+    let spin = |spec: &RunSpec| todo.len() == 1 && opts.jobs > 1 && matches!(spec.problem, ProblemSpec::Mlp(_));
     let results: Vec<(usize, bool)> = pool.install(|| {
         todo.par_iter()
             .with_max_len(1)
             .map(|&(i, spec)| {
                 let start = Instant::now();
-                let (metrics, files, mut status) = execute(spec, &problems, par);
+                let (metrics, files, mut status) = if spin(spec) {
+                    warm::with_spinning_pool(|| execute(spec, &problems, par))
+                } else {
+                    execute(spec, &problems, par)
+                };
                 status.wall_s = start.elapsed().as_secs_f64();
                 let mut ok = status.finished;
                 if !ok {
