@@ -209,16 +209,29 @@ impl Method {
             }
             Method::Bc { rounding, .. } => {
                 let latent = latent.expect("BC keeps a latent buffer");
-                let it = w.iter_mut().zip(latent.iter_mut()).zip(dir).enumerate();
-                for (i, ((wi, li), &di)) in it {
-                    let s = alpha * di;
-                    *li = (*li - s).clamp_to(lo, hi);
-                    let x = match rounding {
-                        Rounding::Nearest => lat.nearest(*li),
-                        Rounding::Stochastic => lat.stochastic(*li, unit(i)),
-                    };
-                    tally(*wi, x, *li, s);
-                    *wi = x;
+                let it = w.iter_mut().zip(latent.iter_mut()).zip(dir);
+                // One loop per rounding mode: with the choice inside, the nearest loop ran
+                // slower (BC-ADAM's parameter pass on a 784-1024-1024-10 MLP took 7-16 %
+                // longer, the whole step 2.5-3 %, alternating both within one process).
+                match rounding {
+                    Rounding::Nearest => {
+                        for ((wi, li), &di) in it {
+                            let s = alpha * di;
+                            *li = (*li - s).clamp_to(lo, hi);
+                            let x = lat.nearest(*li);
+                            tally(*wi, x, *li, s);
+                            *wi = x;
+                        }
+                    }
+                    Rounding::Stochastic => {
+                        for (i, ((wi, li), &di)) in it.enumerate() {
+                            let s = alpha * di;
+                            *li = (*li - s).clamp_to(lo, hi);
+                            let x = lat.stochastic(*li, unit(i));
+                            tally(*wi, x, *li, s);
+                            *wi = x;
+                        }
+                    }
                 }
             }
         }
