@@ -112,6 +112,7 @@ fn gemm_backends(c: &mut Criterion) {
 fn train_epoch(c: &mut Criterion) {
     use qnet_exp::data::dataset::ImageSet;
     use qnet_exp::nets::train::{train, NetData};
+    use qnet_exp::sweep::with_spinning_pool;
     let n = 6000;
     let images: Vec<f32> =
         (0..n * 784).map(|i| (qnet_exp::rng::draw(5, i as u64) >> 40) as f32 / (1u64 << 24) as f32 - 0.5).collect();
@@ -134,7 +135,8 @@ fn train_epoch(c: &mut Criterion) {
         for (threads, par) in [(1usize, Parallelism::None), (2, Parallelism::Rayon(0))] {
             let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
             g.bench_function(format!("{method}_adam_{threads}thread"), |b| {
-                b.iter(|| pool.install(|| train(spec, net, &data, par)))
+                // As `qnet-exp run` runs a single network run: the other workers spin.
+                b.iter(|| pool.install(|| with_spinning_pool(|| train(spec, net, &data, par))))
             });
         }
     }

@@ -3,16 +3,19 @@
 
 For FP-ADAM, BC-ADAM and SR-ADAM (binary weights with BinaryConnect's per-layer scales),
 batch 100, Adam lr 1e-3, on the 60k MNIST training images, at 1 and 2 threads, with and
-without batch norm (``--bn``). Per repetition, for each (batch norm, threads) cell:
-  - qnet-exp: one `qnet-exp run --jobs N` per method (a single run, so with N = 2 its GEMMs
-    use both threads); the time is wall_s from runs.csv (the epoch plus a 100-image test
-    evaluation before and after it, and the weight init: a few ms in ~5-8 s);
-  - PyTorch: one `torch_mlp.py --threads N --methods fp,bc,sr` process; the time is the
-    training epoch only, after a few warm-up batches.
-Both sides alternate within each repetition, so a load that comes and goes on the machine
-hits both. Reports the median samples/s over repetitions and the ratio qnet/torch next to
-the goal (issue 5: >= 1.1x at 1 thread, >= 1.2x at 2 threads, every method), plus each
-side's mean training loss over the epoch as a check that both train the same model.
+without batch norm (``--bn``). Per repetition, for each (batch norm, threads) cell and
+each method, a pair of measurements back to back:
+  - qnet-exp: one `qnet-exp run --jobs N` (a single run, so with N = 2 its GEMMs use both
+    threads); the time is wall_s from runs.csv (the epoch plus a 100-image test evaluation
+    before and after it, and the weight init: a few ms in ~5-8 s);
+  - PyTorch: one `torch_mlp.py --threads N --methods M` process; the time is the training
+    epoch only, after a few warm-up batches.
+The pair's order alternates between repetitions. A shared VM's speed drifts over tens of
+seconds (about +-12 % here for the same binary), so each pair's ratio compares the two
+sides on the same machine; the cell's ratio is the median of its pairs' ratios. Reports it
+next to the goal (issue 5: >= 1.1x at 1 thread, >= 1.2x at 2 threads, every method), the
+median samples/s of each side, the best rep over the best rep, and each side's mean
+training loss over the epoch as a check that both train the same model.
 
 PyTorch is not a dependency of the project: install it into a separate venv, e.g.
   python3 -m venv /tmp/torchenv && /tmp/torchenv/bin/pip install -r scripts/bench/requirements-torch.txt
@@ -253,21 +256,22 @@ def main():
             for bn in bns:
                 for t in threads:
                     for m in methods:
-                        if args.wait_quiet > 0:
-                            wait_quiet(args.wait_quiet)
-                        q = run_qnet(binary, work, m, bn, t, args)
-                        results.setdefault((bn, t, m), {"qnet": [], "torch": []})["qnet"].append(q)
-                    if args.wait_quiet > 0:
-                        wait_quiet(args.wait_quiet)
-                    tr = run_torch(python, methods, bn, t, args)
-                    for m in methods:
-                        results[(bn, t, m)]["torch"].append(tr[m])
+                        cell = results.setdefault((bn, t, m), {"qnet": [], "torch": []})
+                        # Alternate which side goes first, so a drift favours neither.
+                        for side in (("qnet", "torch") if rep % 2 == 0 else ("torch", "qnet")):
+                            if args.wait_quiet > 0:
+                                wait_quiet(args.wait_quiet)
+                            if side == "qnet":
+                                cell["qnet"].append(run_qnet(binary, work, m, bn, t, args))
+                            else:
+                                cell["torch"].append(run_torch(python, [m], bn, t, args)[m])
                     print(f"rep {rep + 1}/{args.reps} bn={'on' if bn else 'off'} threads={t}: "
                           + "  ".join(f"{m} {results[(bn, t, m)]['qnet'][-1]['samples_per_s']:.0f}"
-                                      f"/{tr[m]['samples_per_s']:.0f}" for m in methods)
+                                      f"/{results[(bn, t, m)]['torch'][-1]['samples_per_s']:.0f}" for m in methods)
                           + "  (qnet/torch samples/s); other processes used "
-                          + ", ".join(f"{results[(bn, t, m)]['qnet'][-1]['foreign_cores']:.2f}" for m in methods)
-                          + f" / {tr[methods[0]]['foreign_cores']:.2f} cores", file=sys.stderr, flush=True)
+                          + ", ".join(f"{results[(bn, t, m)]['qnet'][-1]['foreign_cores']:.2f}"
+                                      f"/{results[(bn, t, m)]['torch'][-1]['foreign_cores']:.2f}" for m in methods)
+                          + " cores", file=sys.stderr, flush=True)
 
     nproc, model, isa = machine()
     print(f"machine: nproc = {nproc}, CPU \"{model}\" ({isa})")
@@ -288,7 +292,8 @@ def main():
                 r = results[(bn, t, m)]
                 q = statistics.median(x["samples_per_s"] for x in r["qnet"])
                 p = statistics.median(x["samples_per_s"] for x in r["torch"])
-                ratio = q / p
+                ratio = statistics.median(a["samples_per_s"] / b["samples_per_s"]
+                                          for a, b in zip(r["qnet"], r["torch"]))
                 goal = GOAL.get(t, 1.2)
                 met = ratio >= goal
                 all_met &= met
@@ -306,8 +311,8 @@ def main():
                                 "torch_samples_per_s": p, "ratio": ratio, "goal": goal, "met": met,
                                 "best_ratio": best, "met_best": met_best,
                                 "qnet": r["qnet"], "torch": r["torch"]})
-    print("\nratio: median qnet/s over median torch/s; best: best rep over best rep (a noisy shared "
-          "machine only slows runs down).\nqnet loss / torch loss: mean training loss over the epoch (same model, same data; the "
+    print("\nratio: median over reps of qnet/s over torch/s measured back to back; best: best rep over "
+          "best rep (a noisy shared machine only slows runs down).\nqnet loss / torch loss: mean training loss over the epoch (same model, same data; the "
           "random streams differ).\nother: the most CPU (in cores) that other processes used during "
           "any of the cell's measurements; above ~0.2 the cell was measured on a shared, busy machine.")
     design = ", ".join(f"{int(DESIGN[t])} at {t} thread{'s' if t > 1 else ''}" for t in threads if t in DESIGN)

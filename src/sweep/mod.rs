@@ -13,6 +13,7 @@ use std::time::Instant;
 use rayon::prelude::*;
 
 mod warm;
+pub use warm::with_spinning_pool;
 
 use crate::config::{ProblemSpec, RunSpec, Sweep};
 use crate::error::Error;
