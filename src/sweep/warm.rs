@@ -5,9 +5,9 @@
 //! idle worker to sleep after a few dozen rounds of `yield`, so nearly every fork has to
 //! wake a sleeping thread; in a VM each wake-up goes through the hypervisor. Measured on
 //! this project's 2-vCPU KVM machine (BC-ADAM, 784-1024-1024-10, batch 100, 20k images,
-//! 2 threads): ~3,000 context switches per 200 steps and 10.0-11.7k samples/s; with the
-//! other worker spinning, ~120 switches and 11.1-13.1k samples/s, +10-12 % in each of four
-//! back-to-back pairs. PyTorch's OpenMP threads spin-wait the same way by default.
+//! 2 threads, four back-to-back pairs): 2,500-2,900 context switches per 200 steps and
+//! 10.9-13.0k samples/s; with the other worker spinning, 400-800 switches and
+//! 12.9-14.0k samples/s. PyTorch's OpenMP threads spin-wait the same way by default.
 //!
 //! The cost is a core that stays busy while the run does serial work, so this is only for a
 //! run that has the pool to itself.
@@ -26,6 +26,9 @@ pub fn with_spinning_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
     let done = AtomicBool::new(false);
     let joined = AtomicUsize::new(0);
     rayon::scope(|s| {
+        // Stop the spinners however this closure ends: if `f` panicked and left them
+        // spinning, the scope would wait for them for ever instead of passing the panic on.
+        let _stop = Stop(&done);
         for _ in 0..others {
             s.spawn(|_| {
                 joined.fetch_add(1, Ordering::AcqRel);
@@ -41,10 +44,17 @@ pub fn with_spinning_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
         while joined.load(Ordering::Acquire) < others {
             std::hint::spin_loop();
         }
-        let out = f();
-        done.store(true, Ordering::Release);
-        out
+        f()
     })
+}
+
+/// Sets the flag when dropped, on return or unwind.
+struct Stop<'a>(&'a AtomicBool);
+
+impl Drop for Stop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Release);
+    }
 }
 
 #[cfg(test)]
@@ -90,5 +100,20 @@ mod tests {
         }
         // Outside any pool it simply runs.
         assert_eq!(with_spinning_pool(|| 7), 7);
+    }
+
+    /// A panic inside `f` reaches the caller (the spinners stop) instead of hanging it.
+    #[test]
+    fn a_panic_inside_stops_the_spinners_and_propagates() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                pool.install(|| with_spinning_pool(|| -> u8 { panic!("inside the run") }))
+            }));
+            let _ = tx.send(r.is_err());
+        });
+        let got = rx.recv_timeout(Duration::from_secs(60));
+        assert_eq!(got, Ok(true), "the panic did not come back within 60 s (spinners left running?)");
     }
 }
