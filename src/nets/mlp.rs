@@ -297,6 +297,20 @@ fn layer_input<'a>(x: &'a [f32], act: &'a [Vec<f32>], l: usize, b: usize, n_in: 
     }
 }
 
+/// A forward pass's input of hidden layer `l` (as [`layer_input`]) and the layer's own
+/// output buffer (`b x n_out` values in its store), borrowed from the activations together.
+fn hidden_io<'a>(
+    x: &'a [f32],
+    act: &'a mut [Vec<f32>],
+    l: usize,
+    b: usize,
+    n_in: usize,
+    n_out: usize,
+) -> ((&'a [f32], Op), &'a mut [f32]) {
+    let (done, rest) = act.split_at_mut(l);
+    (layer_input(x, done, l, b, n_in), &mut rest[0][..b * n_out])
+}
+
 /// Every buffer of a forward/backward pass for batches of up to `max_batch` samples.
 #[derive(Clone, Debug)]
 pub struct Workspace {
@@ -430,9 +444,7 @@ fn forward_train_hidden(layout: &Layout, params: &[f32], bn: &mut BnState, x: &[
         let (n_in, n_out, st) = (info.fan_in, info.fan_out, Store::of(l));
         let w = &params[info.weight.clone()];
         let bias = &params[info.bias.clone()];
-        let (done, rest) = ws.act.split_at_mut(l);
-        let (a_in, op_in) = layer_input(x, done, l, b, n_in);
-        let h = &mut rest[0][..b * n_out];
+        let ((a_in, op_in), h) = hidden_io(x, &mut ws.act, l, b, n_in, n_out);
         match &info.bn {
             None => {
                 matmul_into(st, b, n_out, n_in, a_in, op_in, w, Op::T, h, par);
@@ -530,9 +542,7 @@ fn forward_infer(
         let (n_in, n_out, st) = (info.fan_in, info.fan_out, Store::of(l));
         let w = &params[info.weight.clone()];
         let bias = &params[info.bias.clone()];
-        let (done, rest) = ws.act.split_at_mut(l);
-        let (a_in, op_in) = layer_input(x, done, l, b, n_in);
-        let h = &mut rest[0][..b * n_out];
+        let ((a_in, op_in), h) = hidden_io(x, &mut ws.act, l, b, n_in, n_out);
         matmul_into(st, b, n_out, n_in, a_in, op_in, w, Op::T, h, par);
         match &info.bn {
             None => bias_relu(h, bias, st),
