@@ -156,3 +156,24 @@ fn the_built_in_quickstart_is_valid() {
     let s = parse_sweep(qnet_exp::QUICKSTART, "quickstart", &[]).unwrap();
     assert_eq!(s.runs.len(), 36);
 }
+
+/// Where the data lives is not what a run computes: the data folder changes neither the
+/// run ids nor the seeds, and it is no CSV column (so committed results reproduce from
+/// any checkout), but a run's own config.toml still says where its data was.
+#[test]
+fn the_data_folder_is_a_location_not_a_parameter() {
+    let net = |dir: &str| {
+        let text = format!(
+            "name = \"n\"\n[problem]\nkind = \"mlp\"\ndata_dir = \"{dir}\"\ntrain_size = 100\n\
+             [quant]\nmethod = [\"fp\", \"sr\"]\ngrid = \"binary\"\n[optim]\nlr = 0.01\n[run]\nseeds = 2\n"
+        );
+        parse_sweep(&text, "n.toml", &[]).unwrap().runs
+    };
+    let (a, b) = (net("/one/place"), net("/another/place"));
+    assert_eq!(a.len(), 4);
+    for (x, y) in a.iter().zip(&b) {
+        assert_eq!((&x.id, x.seeds), (&y.id, y.seeds));
+        assert!(x.to_toml().contains("/one/place") && y.to_toml().contains("/another/place"));
+    }
+    assert!(qnet_exp::output::summary::param_keys().all(|k| k.path != "problem.data_dir"));
+}

@@ -78,7 +78,7 @@ pub const KEYS: &[KeySpec] = &[
     key!("problem.dataset", "dataset", Ty::Choice(DATASETS), Default::Str("mnist"), true, "problem.kind = \"mlp\"",
          "mnist | fashion_mnist | cifar10 (only the 20-image sample is reachable here); fetch with scripts/fetch-data.sh"),
     key!("problem.data_dir", "data_dir", Ty::Text, Default::Computed, false, "problem.kind = \"mlp\"",
-         "folder with the data sets; default $QNET_DATA_DIR, else data/"),
+         "folder with the data sets; default $QNET_DATA_DIR, else data/ (a location: recorded in the run's config.toml, but not part of its id, its seeds or the CSV columns)"),
     key!("problem.width", "width", Ty::Int { min: 1, max: 8192 }, Default::Int(256), true, "problem.kind = \"mlp\"",
          "units per hidden layer"),
     key!("problem.depth", "depth", Ty::Int { min: 1, max: 16 }, Default::Int(2), true, "problem.kind = \"mlp\"",
@@ -178,6 +178,17 @@ pub const KEYS: &[KeySpec] = &[
     key!("run.tail", "tail", Ty::Float { min: POS, min_open: true, max: 1.0 }, Default::Float(0.1), false, "always",
          "fraction of the logged points (the last ones) averaged into the tail floor"),
 ];
+
+/// Keys that say where something is, not what is computed (the data folder): they are
+/// recorded in a run's config.toml but are not part of its id, its seeds or the CSV
+/// columns, so the same sweep gives the same results wherever its data lives.
+pub const LOCATION_KEYS: &[&str] = &["problem.data_dir"];
+
+impl KeySpec {
+    pub fn is_location(&self) -> bool {
+        LOCATION_KEYS.contains(&self.path)
+    }
+}
 
 pub fn key(path: &str) -> Option<&'static KeySpec> {
     KEYS.iter().find(|k| k.path == path)

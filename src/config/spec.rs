@@ -524,14 +524,18 @@ pub fn resolve(sweep: &str, p: &Point, seed_index: u64) -> Result<RunSpec, Vec<S
     if !exact {
         params.push(("seed", Val::Int(seed_index as i64)));
     }
-    let full = canon(params.iter());
+    // Location keys (the data folder) are not part of what a run computes.
+    let identity: Vec<(&'static str, Val)> =
+        params.iter().filter(|(k, _)| !schema::key(k).is_some_and(|s| s.is_location())).cloned().collect();
+    let full = canon(identity.iter());
     // What the trajectory depends on: not how long it runs, how it is logged or
     // summarized, so a longer run extends a shorter one and logging never changes it.
-    let trajectory =
-        canon(params.iter().filter(|(k, _)| !matches!(*k, "run.steps" | "run.log_every" | "run.tail" | "run.burn_in")));
+    let trajectory = canon(
+        identity.iter().filter(|(k, _)| !matches!(*k, "run.steps" | "run.log_every" | "run.tail" | "run.burn_in")),
+    );
     let id = format!("{}-{:012x}", method.name(), hash_str(&full) >> 16);
-    let problem_part = canon(params.iter().filter(|(k, _)| k.starts_with("problem.") || *k == "seed"));
-    let data_part = canon(params.iter().filter(|(k, _)| {
+    let problem_part = canon(identity.iter().filter(|(k, _)| k.starts_with("problem.") || *k == "seed"));
+    let data_part = canon(identity.iter().filter(|(k, _)| {
         matches!(*k, "problem.kind" | "problem.dim" | "problem.samples" | "problem.noise" | "problem.cond" | "seed")
     }));
     let batch_part = format!("{problem_part};batch={batch};sampling={sampling:?}");

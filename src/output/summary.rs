@@ -16,9 +16,9 @@ pub const METRICS_FILE: &str = "metrics.csv";
 pub const CONFIG_FILE: &str = "config.toml";
 pub const THEORY_FILE: &str = "theory.toml";
 
-/// The keys that become parameter columns (everything but the structural ones).
+/// The keys that become parameter columns (everything but the structural and location ones).
 pub fn param_keys() -> impl Iterator<Item = &'static crate::config::schema::KeySpec> {
-    KEYS.iter().filter(|k| !matches!(k.path, "name" | "run.seeds" | "run.seed_index"))
+    KEYS.iter().filter(|k| !matches!(k.path, "name" | "run.seeds" | "run.seed_index") && !k.is_location())
 }
 
 #[derive(Clone, Debug, PartialEq)]
