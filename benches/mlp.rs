@@ -131,7 +131,7 @@ fn train_epoch(c: &mut Criterion) {
         );
         let sweep = qnet_exp::config::parse_sweep(&text, "bench", &[]).unwrap();
         let spec = &sweep.runs[0];
-        let qnet_exp::config::ProblemSpec::Mlp(net) = &spec.problem else { unreachable!() };
+        let qnet_exp::config::ProblemSpec::Net(net) = &spec.problem else { unreachable!() };
         for (threads, par) in [(1usize, Parallelism::None), (2, Parallelism::Rayon(0))] {
             let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
             g.bench_function(format!("{method}_adam_{threads}thread"), |b| {

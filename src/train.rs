@@ -4,7 +4,7 @@ use rand::{Rng, RngExt};
 use rand_distr::StandardNormal;
 use rand_xoshiro::Xoshiro256PlusPlus;
 
-use crate::config::{Init, Lr, RunSpec, Sampling};
+use crate::config::{Init, RunSpec, Sampling};
 use crate::method::{Bounds, Method, Weights};
 use crate::optim::Optimizer;
 use crate::problems::ConvexProblem;
@@ -147,17 +147,14 @@ pub struct Trainer<'a> {
 
 /// The initial step size of a run on its problem instance.
 pub fn alpha0(spec: &RunSpec, problem: &ConvexProblem) -> f64 {
-    match spec.lr {
-        Lr::Value(a) => a,
-        Lr::InvMu => 1.0 / problem.mu,
-    }
+    spec.convex().lr.alpha0(problem.mu)
 }
 
 impl<'a> Trainer<'a> {
     pub fn new(spec: &'a RunSpec, problem: &'a ConvexProblem) -> Self {
         let d = problem.dim();
         // FP never rounds; any lattice will do for it.
-        let grid = spec.grid.unwrap_or(Grid::fixed(1.0, None).expect("valid grid"));
+        let grid = spec.grid().unwrap_or(Grid::fixed(1.0, None).expect("valid grid"));
         let lat = Lattice::<f64>::new(&grid);
         let cs = spec.convex();
         let mut bounds = match cs.radius {
@@ -181,7 +178,7 @@ impl<'a> Trainer<'a> {
             lat,
             bounds,
             opt: Optimizer::new(spec.optim, d),
-            sampler: Sampler::new(spec.seeds.batches, problem.samples(), spec.sampling),
+            sampler: Sampler::new(spec.seeds.batches, problem.samples(), spec.convex().sampling),
             batch: vec![0; spec.batch],
             g: vec![0.0; d],
             avg: w.deployed.clone(),

@@ -118,7 +118,7 @@ fn r_stalls_once_every_update_is_below_half_a_cell() {
     assert!(g.iter().all(|gi| (0.05 * gi).abs() <= 0.025 + 1e-15), "{g:?}");
     // R stalls away from the optimum: the grid point nearest w* is better than where it stops.
     let mut nearest = p.w_star.clone();
-    qnet_exp::quant::round_nearest(&spec.grid.unwrap(), &mut nearest);
+    qnet_exp::quant::round_nearest(&spec.grid().unwrap(), &mut nearest);
     assert!(
         p.gap(&out.weights.deployed) > 2.0 * p.gap(&nearest),
         "{} vs {}",

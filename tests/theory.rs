@@ -75,7 +75,7 @@ fn sr_floor_is_linear_in_delta_and_sits_above_bc_and_below_its_bound() {
     let sr: Vec<&Group> = groups.iter().filter(|g| g.spec.method.name() == "sr").collect();
     let bc: Vec<&Group> = groups.iter().filter(|g| g.spec.method.name() == "bc").collect();
     assert_eq!((sr.len(), bc.len()), (4, 4));
-    let delta = |g: &Group| g.spec.grid.unwrap().delta;
+    let delta = |g: &Group| g.spec.grid().unwrap().delta;
     let x: Vec<f64> = sr.iter().map(|g| delta(g).ln()).collect();
     let y: Vec<f64> = sr.iter().map(|g| g.tail_gap.unwrap().mean.ln()).collect();
     let fit = fit_line(&x, &y).unwrap();

@@ -5,7 +5,8 @@
 use std::collections::{BTreeSet, HashSet};
 
 use super::parse::{SweepDef, Val};
-use super::spec::{resolve, Point, RunSpec};
+use super::point::Point;
+use super::run::{resolve, RunSpec};
 
 /// Refuse to expand more than this many runs (a typo like lr = [...1000 values] x 5 axes).
 pub const MAX_RUNS: u64 = 1_000_000;

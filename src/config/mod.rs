@@ -1,13 +1,23 @@
-//! Configs: the TOML schema, validation with key paths, and sweep expansion into runs.
+//! Configs: the TOML schema, validation with key paths, sweep expansion, and typed
+//! resolution of each point of a sweep into a run (one module per problem family's spec).
 
+pub mod choice;
+mod convex;
 mod expand;
+mod net;
 mod parse;
+mod point;
+mod run;
 pub mod schema;
-mod spec;
+mod toy;
 
+pub use choice::Sampling;
+pub use convex::{ConvexLr, ConvexSpec, Init, INV_MU};
 pub use expand::{expand, Sweep, MAX_RUNS};
+pub use net::NetSpec;
 pub use parse::{load, parse, SweepDef, Val};
-pub use spec::{ConvexSpec, Init, LandscapeSpec, Lr, NetSpec, ProblemSpec, RunSpec, Sampling, Seeds, ToySpec};
+pub use run::{ProblemSpec, RunSpec, Seeds};
+pub use toy::{LandscapeSpec, ToySpec};
 
 use std::path::Path;
 

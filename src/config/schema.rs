@@ -56,26 +56,18 @@ macro_rules! key {
     };
 }
 
-pub const PROBLEM_KINDS: &[&str] = &["least_squares", "logistic", "toy", "mlp"];
-pub const DATASETS: &[&str] = &["mnist", "fashion_mnist", "cifar10"];
-pub const LAYER_SCALES: &[&str] = &["glorot", "fixed"];
-pub const LANDSCAPES: &[&str] = &["wave", "egg_crate", "rastrigin"];
-pub const MODES: &[&str] = &["simulate", "exact"];
-pub const METHODS: &[&str] = &["fp", "r", "sr", "bc"];
-pub const GRIDS: &[&str] = &["fixed", "binary", "ternary", "bits"];
-pub const ROUNDINGS: &[&str] = &["nearest", "stochastic"];
-pub const OPTIMS: &[&str] = &["sgd", "momentum", "adam"];
-pub const SCHEDULES: &[&str] = &["const", "inv_t", "inv_sqrt_t", "step", "exp"];
-pub const SAMPLINGS: &[&str] = &["replacement", "shuffle"];
-pub const INITS: &[&str] = &["zero", "normal"];
+use super::choice::{
+    DatasetChoice, GridName, InitName, LandscapeName, LayerScale, MethodName, Mode, OptimName, ProblemKind,
+    RoundingName, Sampling, ScheduleName,
+};
 
 #[rustfmt::skip]
 pub const KEYS: &[KeySpec] = &[
     key!("name", "sweep", Ty::Text, Default::None, false, "always",
          "sweep name; results go to <out>/<name>/"),
-    key!("problem.kind", "problem", Ty::Choice(PROBLEM_KINDS), Default::Str("least_squares"), true, "always",
+    key!("problem.kind", "problem", Ty::Choice(ProblemKind::NAMES), Default::Str("least_squares"), true, "always",
          "least_squares | logistic | toy (a 1-D/2-D non-convex landscape) | mlp (a ReLU network on real images)"),
-    key!("problem.dataset", "dataset", Ty::Choice(DATASETS), Default::Str("mnist"), true, "problem.kind = \"mlp\"",
+    key!("problem.dataset", "dataset", Ty::Choice(DatasetChoice::NAMES), Default::Str("mnist"), true, "problem.kind = \"mlp\"",
          "mnist | fashion_mnist | cifar10 (only the 20-image sample is reachable here); fetch with scripts/fetch-data.sh"),
     key!("problem.data_dir", "data_dir", Ty::Text, Default::Computed, false, "problem.kind = \"mlp\"",
          "folder with the data sets; default $QNET_DATA_DIR, else data/ (a location: recorded in the run's config.toml, but not part of its id, its seeds or the CSV columns)"),
@@ -89,7 +81,7 @@ pub const KEYS: &[KeySpec] = &[
          "use the first N training images (unset: all)"),
     key!("problem.test_size", "test_size", Ty::Int { min: 1, max: 10_000_000 }, Default::None, true, "problem.kind = \"mlp\" (optional)",
          "use the first N test images (unset: all)"),
-    key!("problem.landscape", "landscape", Ty::Choice(LANDSCAPES), Default::Str("wave"), true, "problem.kind = \"toy\"",
+    key!("problem.landscape", "landscape", Ty::Choice(LandscapeName::NAMES), Default::Str("wave"), true, "problem.kind = \"toy\"",
          "wave: a w^2 + sin(b w) (1-D) | egg_crate: x^2 + y^2 + c (sin^2 x + sin^2 y) | rastrigin: sum w_i^2 - a cos(2 pi w_i) + a (1-D/2-D)"),
     key!("problem.a", "a", Ty::Float { min: 0.0, min_open: false, max: INF }, Default::Computed, true, "problem.landscape = \"wave\" or \"rastrigin\"",
          "landscape coefficient a; default 0.05 (wave), 10 (rastrigin)"),
@@ -111,13 +103,13 @@ pub const KEYS: &[KeySpec] = &[
          "L2 regularisation; default 0 for least_squares, 0.001 for logistic (must be > 0 there)"),
     key!("problem.radius", "radius", Ty::Float { min: POS, min_open: true, max: INF }, Default::Computed, true, "always (optional for convex problems)",
          "box [-radius, radius]^d; iterates are projected onto it (convex: unset means no box; toy: default 5, the grid's range)"),
-    key!("problem.init", "init", Ty::Choice(INITS), Default::Str("zero"), true, "convex problems",
+    key!("problem.init", "init", Ty::Choice(InitName::NAMES), Default::Str("zero"), true, "convex problems",
          "initial weights: zero | normal (N(0, init_std^2)); toys start at 0"),
     key!("problem.init_std", "init_std", Ty::Float { min: POS, min_open: true, max: INF }, Default::Float(1.0), true, "problem.init = \"normal\"",
          "standard deviation of the normal initialisation"),
-    key!("quant.method", "method", Ty::Choice(METHODS), Default::None, true, "always",
+    key!("quant.method", "method", Ty::Choice(MethodName::NAMES), Default::None, true, "always",
          "fp | r | sr | bc"),
-    key!("quant.grid", "grid", Ty::Choice(GRIDS), Default::Str("fixed"), true, "quant.method != \"fp\"",
+    key!("quant.grid", "grid", Ty::Choice(GridName::NAMES), Default::Str("fixed"), true, "quant.method != \"fp\"",
          "fixed (explicit delta) | binary {-s,+s} | ternary {-s,0,+s} | bits (2^bits levels over [-range, range])"),
     key!("quant.delta", "delta", Ty::Float { min: POS, min_open: true, max: INF }, Default::None, true, "quant.grid = \"fixed\"",
          "grid resolution Delta"),
@@ -127,19 +119,19 @@ pub const KEYS: &[KeySpec] = &[
          "number of bits k (2^k levels)"),
     key!("quant.scale", "scale", Ty::Float { min: POS, min_open: true, max: INF }, Default::Float(1.0), true, "quant.grid = \"binary\" or \"ternary\"",
          "the value s of the binary/ternary grid"),
-    key!("quant.layer_scale", "layer_scale", Ty::Choice(LAYER_SCALES), Default::Str("glorot"), true, "problem.kind = \"mlp\" with a binary, ternary or bits grid",
+    key!("quant.layer_scale", "layer_scale", Ty::Choice(LayerScale::NAMES), Default::Str("glorot"), true, "problem.kind = \"mlp\" with a binary, ternary or bits grid",
          "glorot: each layer's own scale, s = sqrt(1.5/(fan_in+fan_out)) for binary/ternary (BinaryConnect's), range = sqrt(6/(fan_in+fan_out)) for bits | fixed: quant.scale / quant.range for every layer"),
     key!("quant.fp_first_last", "fp_first_last", Ty::Bool, Default::Bool(false), true, "problem.kind = \"mlp\" and a quantized method",
          "keep the first and the last layer's weights in full precision"),
-    key!("quant.rounding", "rounding", Ty::Choice(ROUNDINGS), Default::Str("nearest"), true, "quant.method = \"bc\"",
+    key!("quant.rounding", "rounding", Ty::Choice(RoundingName::NAMES), Default::Str("nearest"), true, "quant.method = \"bc\"",
          "how BC deploys its latent weights: nearest | stochastic"),
     key!("quant.clip", "clip", Ty::Bool, Default::Bool(false), true, "quant.method = \"bc\"",
          "clip BC's latent weights to the grid's range (needs a bounded grid)"),
-    key!("optim.kind", "optim", Ty::Choice(OPTIMS), Default::Str("sgd"), true, "always",
+    key!("optim.kind", "optim", Ty::Choice(OptimName::NAMES), Default::Str("sgd"), true, "always",
          "sgd | momentum | adam"),
     key!("optim.lr", "lr", Ty::Lr, Default::None, true, "always",
          "initial step size alpha_0: a number > 0, or \"1/mu\" (with schedule inv_t and tau = 1: the theory's 1/(mu (t+1)))"),
-    key!("optim.schedule", "schedule", Ty::Choice(SCHEDULES), Default::Str("const"), true, "always",
+    key!("optim.schedule", "schedule", Ty::Choice(ScheduleName::NAMES), Default::Str("const"), true, "always",
          "const | inv_t: a0/(1+t/tau) | inv_sqrt_t: a0/sqrt(1+t/tau) | step: a0*gamma^floor(t/every) | exp: a0*gamma^(t/every)"),
     key!("optim.tau", "tau", Ty::Float { min: POS, min_open: true, max: INF }, Default::Float(1.0), true, "optim.schedule = \"inv_t\" or \"inv_sqrt_t\"",
          "time scale of the inverse schedules"),
@@ -157,7 +149,7 @@ pub const KEYS: &[KeySpec] = &[
          "Adam epsilon"),
     key!("optim.batch", "batch", Ty::Int { min: 1, max: 10_000_000 }, Default::Int(10), true, "always",
          "minibatch size (at most problem.samples)"),
-    key!("optim.sampling", "sampling", Ty::Choice(SAMPLINGS), Default::Str("replacement"), true, "always",
+    key!("optim.sampling", "sampling", Ty::Choice(Sampling::NAMES), Default::Str("replacement"), true, "always",
          "replacement: i.i.d. batches | shuffle: a new permutation each epoch"),
     key!("run.steps", "steps", Ty::Int { min: 1, max: 1_000_000_000 }, Default::Int(1000), true, "every run but exact chains",
          "optimizer steps per run"),
@@ -171,7 +163,7 @@ pub const KEYS: &[KeySpec] = &[
          "run only this seed index instead of 0..seeds-1 (a run's own config.toml sets it)"),
     key!("run.burn_in", "burn_in", Ty::Int { min: 0, max: i64::MAX }, Default::Computed, true, "problem.kind = \"toy\" (simulation)",
          "steps before the visit histogram and time averages start; default steps / 10"),
-    key!("run.mode", "mode", Ty::Choice(MODES), Default::Str("simulate"), true, "problem.kind = \"toy\" and quant.method = \"sr\"",
+    key!("run.mode", "mode", Ty::Choice(Mode::NAMES), Default::Str("simulate"), true, "problem.kind = \"toy\" and quant.method = \"sr\"",
          "simulate: run SR | exact: solve SR's Markov chain for its stationary distribution (no steps, no seeds)"),
     key!("run.log_every", "log_every", Ty::Int { min: 1, max: i64::MAX }, Default::Int(100), false, "always",
          "steps between metrics rows (the last step is always logged)"),

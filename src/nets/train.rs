@@ -13,7 +13,7 @@ use rand::Rng;
 
 use super::update::{Segment, UpdatePlan};
 use super::{evaluate, forward_backward, recalibrate_bn, BnState, Layout, MlpSpec, Parallelism, Workspace};
-use crate::config::{Lr, NetSpec, RunSpec};
+use crate::config::{NetSpec, RunSpec};
 use crate::data::dataset::{self, ImageSet, Split};
 use crate::method::{Bounds, Method};
 use crate::optim::Optimizer;
@@ -58,24 +58,6 @@ struct QLayer {
     bounds: Bounds<f32>,
 }
 
-fn layer_grid(n: &NetSpec, spec: &RunSpec, fan_in: usize, fan_out: usize) -> Grid {
-    let g = spec.grid.expect("quantized methods have a grid");
-    if !n.glorot {
-        return g;
-    }
-    // BinaryConnect's per-layer scale: half the Glorot-uniform init range.
-    let s = (1.5 / (fan_in + fan_out) as f64).sqrt();
-    let limit = (6.0 / (fan_in + fan_out) as f64).sqrt();
-    let levels = ((g.hi - g.lo) / g.delta).round() as u32 + 1;
-    let made = match n.grid_kind.as_deref() {
-        Some("binary") => Grid::binary(s),
-        Some("ternary") => Grid::ternary(s),
-        // A bits grid with 2^k levels: keep k, use the layer's Glorot range.
-        _ => Grid::bits(levels.max(2).ilog2(), limit),
-    };
-    made.expect("positive scales")
-}
-
 pub fn train(spec: &RunSpec, n: &NetSpec, data: &NetData, par: Parallelism) -> NetOutcome {
     let (m, features) = (data.train.n, data.train.features);
     let layout = Layout::new(MlpSpec {
@@ -88,10 +70,7 @@ pub fn train(spec: &RunSpec, n: &NetSpec, data: &NetData, par: Parallelism) -> N
     let method = spec.method;
     let b = spec.batch.min(m);
     let steps_per_epoch = (m / b).max(1) as u64;
-    let alpha0 = match spec.lr {
-        Lr::Value(a) => a,
-        Lr::InvMu => unreachable!("rejected by the config"),
-    };
+    let alpha0 = n.lr;
 
     // Which ranges are quantized, and with which grid.
     let layers = layout.layers();
@@ -99,8 +78,9 @@ pub fn train(spec: &RunSpec, n: &NetSpec, data: &NetData, par: Parallelism) -> N
     let mut fp_ranges = Vec::new();
     for (l, info) in layers.iter().enumerate() {
         let edge = l == 0 || l + 1 == layers.len();
-        if method.is_quantized() && !(n.fp_first_last && edge) {
-            let g = layer_grid(n, spec, info.fan_in, info.fan_out);
+        let quant = spec.quant.filter(|q| !(q.fp_first_last && edge));
+        if let Some(q) = quant {
+            let g = q.layer_grid(info.fan_in, info.fan_out);
             let lat = Lattice::<f32>::new(&g);
             let clip = matches!(method, Method::Bc { clip: true, .. });
             let bounds = if clip { Bounds { lo: lat.lo, hi: lat.hi } } else { Bounds::unbounded() };

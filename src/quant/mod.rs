@@ -9,7 +9,9 @@
 //! decided on `u = (w - origin) / delta` computed in floating point.
 
 mod grid;
+mod policy;
 pub use grid::{Grid, GridKind};
+pub use policy::{binary_connect_scale, glorot_limit, GridRule, LayerGrid, QuantPolicy};
 
 use crate::real::Real;
 use crate::rng::draw;

@@ -125,7 +125,15 @@ enum Instance {
     Data(NetData),
 }
 
-type Instances<'a> = HashMap<&'a str, Result<Arc<Instance>, String>>;
+type Instances = HashMap<String, Result<Arc<Instance>, String>>;
+
+fn instance_key(r: &RunSpec) -> String {
+    match &r.problem {
+        ProblemSpec::Convex(c) => format!("{:016x}|{:?}|{:?}|{}", r.seeds.data, c.loss, c.data, c.lambda),
+        ProblemSpec::Toy(_) => String::new(),
+        ProblemSpec::Net(n) => format!("{:?}|{}|{:?}|{:?}", n.dataset, n.data_dir.display(), n.train_size, n.test_size),
+    }
+}
 
 /// One run: its metrics.csv text, the other files of its folder, and its status.
 fn execute(spec: &RunSpec, problems: &Instances, par: Parallelism) -> (String, Vec<(&'static str, String)>, RunStatus) {
@@ -141,7 +149,7 @@ fn execute(spec: &RunSpec, problems: &Instances, par: Parallelism) -> (String, V
             };
             (metrics_csv(&out.rows), out.files, status)
         }
-        ProblemSpec::Mlp(n) => match problems[spec.problem_key.as_str()].as_deref() {
+        ProblemSpec::Net(n) => match problems[instance_key(spec).as_str()].as_deref() {
             Ok(Instance::Data(d)) => {
                 let out = crate::nets::train::train(spec, n, d, par);
                 let status = RunStatus {
@@ -155,7 +163,7 @@ fn execute(spec: &RunSpec, problems: &Instances, par: Parallelism) -> (String, V
             Ok(Instance::Convex(_)) => unreachable!("keys of networks and convex problems differ"),
             Err(e) => (String::new(), Vec::new(), failed(format!("data: {e}"))),
         },
-        ProblemSpec::Convex(_) => match problems[spec.problem_key.as_str()].as_deref() {
+        ProblemSpec::Convex(_) => match problems[instance_key(spec).as_str()].as_deref() {
             Ok(Instance::Data(_)) => unreachable!("keys of networks and convex problems differ"),
             Ok(Instance::Convex(p)) => {
                 let mut out = train(spec, p);
@@ -197,7 +205,7 @@ pub fn run(sweeps: &[Sweep], opts: &Options) -> Result<Vec<SweepReport>, Error> 
     // Networks need their data on disk: say which file is missing before anything runs.
     for s in sweeps {
         for r in &s.runs {
-            if let ProblemSpec::Mlp(n) = &r.problem {
+            if let ProblemSpec::Net(n) = &r.problem {
                 for split in [crate::data::dataset::Split::Train, crate::data::dataset::Split::Test] {
                     for f in n.dataset.files(&n.data_dir, split) {
                         if let Err(e) = crate::data::idx::locate(&f) {
@@ -255,7 +263,7 @@ pub fn run(sweeps: &[Sweep], opts: &Options) -> Result<Vec<SweepReport>, Error> 
     let mut keys: Vec<&RunSpec> = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for (_, r) in todo.iter().filter(|(_, r)| !matches!(r.problem, ProblemSpec::Toy(_))) {
-        if seen.insert(r.problem_key.as_str()) {
+        if seen.insert(instance_key(r)) {
             keys.push(r);
         }
     }
@@ -268,10 +276,10 @@ pub fn run(sweeps: &[Sweep], opts: &Options) -> Result<Vec<SweepReport>, Error> 
         keys.par_iter()
             .map(|r| {
                 let inst = match &r.problem {
-                    ProblemSpec::Mlp(n) => crate::nets::train::load(n).map(Instance::Data),
+                    ProblemSpec::Net(n) => crate::nets::train::load(n).map(Instance::Data),
                     _ => crate::problems::build(r.convex(), r.seeds.data).map(Instance::Convex),
                 };
-                (r.problem_key.as_str(), inst.map(Arc::new))
+                (instance_key(r), inst.map(Arc::new))
             })
             .collect()
     });
@@ -282,7 +290,7 @@ pub fn run(sweeps: &[Sweep], opts: &Options) -> Result<Vec<SweepReport>, Error> 
     let par = if todo.len() < opts.jobs { Parallelism::Rayon(0) } else { Parallelism::None };
     // A network run alone in a pool of several threads keeps the other workers spinning
     // between its fork-joins (see warm.rs); other runs leave them free to sleep.
-    let spin = |spec: &RunSpec| todo.len() == 1 && opts.jobs > 1 && matches!(spec.problem, ProblemSpec::Mlp(_));
+    let spin = |spec: &RunSpec| todo.len() == 1 && opts.jobs > 1 && matches!(spec.problem, ProblemSpec::Net(_));
     let results: Vec<(usize, bool)> = pool.install(|| {
         todo.par_iter()
             .with_max_len(1)

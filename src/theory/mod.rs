@@ -20,7 +20,7 @@ pub mod bounds;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{Lr, RunSpec};
+use crate::config::{ConvexLr, RunSpec};
 use crate::method::{Method, Rounding};
 use crate::optim::{OptimKind, Schedule};
 use crate::problems::{ConvexProblem, Loss};
@@ -97,13 +97,13 @@ impl RunTheory {
             };
             data + p.lambda * wmax
         });
-        let delta = spec.grid.map(|g| g.delta);
+        let delta = spec.grid().map(|g| g.delta);
         let floor_sr = delta.map(|dl| bounds::sr_floor(d, dl, g_meas));
         let floor_bc = delta.map(|dl| bounds::bc_floor(diameter, l2, d, dl));
         let floor_bc_safe = delta.map(|dl| bounds::bc_floor_safe(diameter, l2, d, dl));
         // The proofs are for plain SGD directions; momentum and Adam get no bound.
-        let kind = match (spec.optim, spec.schedule, spec.lr) {
-            (OptimKind::Sgd, Schedule::InvT { tau: 1.0 }, Lr::InvMu) => BoundKind::StronglyConvex,
+        let kind = match (spec.optim, spec.schedule, spec.convex().lr) {
+            (OptimKind::Sgd, Schedule::InvT { tau: 1.0 }, ConvexLr::InvMu) => BoundKind::StronglyConvex,
             (OptimKind::Sgd, Schedule::Const, _) => BoundKind::ConstStep,
             _ => BoundKind::None,
         };

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use super::sim::{run as simulate, SimSpec};
 use super::{Landscape, ToyGrid};
-use crate::config::{LandscapeSpec, Lr, RunSpec, ToySpec};
+use crate::config::{LandscapeSpec, RunSpec, ToySpec};
 use crate::markov;
 use crate::output::fmt_f64;
 use crate::train::Row;
@@ -31,12 +31,8 @@ pub struct ToyOutcome {
 /// Simulate (or, with `run.mode = "exact"`, solve) one toy run.
 pub fn execute(spec: &RunSpec, t: &ToySpec) -> ToyOutcome {
     let f = landscape(&t.landscape);
-    let delta = spec.grid.map(|g| g.delta).expect("toy runs of quantized methods have a grid; fp uses delta 1");
-    let grid = ToyGrid::new(delta, t.radius);
-    let alpha = match spec.lr {
-        Lr::Value(a) => a,
-        Lr::InvMu => unreachable!("rejected by the config"),
-    };
+    let grid = ToyGrid::new(t.delta, t.radius);
+    let alpha = t.alpha;
     let s = t.sigma / (spec.batch as f64).sqrt();
     let values = grid.values(&f);
     let min = grid.minimisers(&f);
