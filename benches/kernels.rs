@@ -6,9 +6,8 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use qnet_exp::config::parse_sweep;
-use qnet_exp::output::progress::ProgressMode;
+use qnet_exp::convex::Trainer;
 use qnet_exp::quant::{round_nearest, round_stochastic, Grid};
-use qnet_exp::train::Trainer;
 
 const N: usize = 1 << 20;
 
@@ -76,7 +75,7 @@ fn sgd_step(c: &mut Criterion) {
     let sweep = parse_sweep(STEP_CONFIG, "bench", &[]).unwrap();
     let mut g = c.benchmark_group("step_least_squares_d100_b10");
     for spec in &sweep.runs {
-        let p = qnet_exp::problems::build(spec.convex(), spec.seeds.data).unwrap();
+        let p = qnet_exp::convex::build(spec.convex(), spec.seeds.data).unwrap();
         g.bench_function(spec.method.name(), |b| {
             let mut tr = Trainer::new(spec, &p);
             b.iter(|| tr.step());
@@ -95,13 +94,9 @@ fn sweep_jobs(c: &mut Criterion) {
             b.iter_batched(
                 || tempfile::tempdir().unwrap(),
                 |dir| {
-                    let opts = qnet_exp::sweep::Options {
-                        out: dir.path().to_path_buf(),
-                        jobs,
-                        progress: ProgressMode::None,
-                        quiet: true,
-                    };
-                    qnet_exp::sweep::run(std::slice::from_ref(&sweep), &opts).unwrap();
+                    let opts = qnet_exp::sweep::Options::new(dir.path().to_path_buf(), jobs);
+                    let stop = qnet_exp::sweep::Stop::default();
+                    qnet_exp::sweep::run(std::slice::from_ref(&sweep), &opts, &stop).unwrap();
                     dir
                 },
                 BatchSize::PerIteration,

@@ -136,7 +136,11 @@ fn train_epoch(c: &mut Criterion) {
             let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
             g.bench_function(format!("{method}_adam_{threads}thread"), |b| {
                 // As `qnet-exp run` runs a single network run: the other workers spin.
-                b.iter(|| pool.install(|| with_spinning_pool(|| train(spec, net, &data, par))))
+                b.iter(|| {
+                    let (mut rows, mut layers) = (Vec::new(), Vec::new());
+                    let never = std::sync::atomic::AtomicBool::new(false);
+                    pool.install(|| with_spinning_pool(|| train(spec, net, &data, par, &mut rows, &mut layers, &never)))
+                })
             });
         }
     }

@@ -61,10 +61,22 @@ pub struct RunArgs {
     /// Progress display on stderr.
     #[arg(long, value_enum, default_value = "auto")]
     pub progress: ProgressMode,
-    /// Run only shard I of N (1-based): every N-th run of the expanded sweep, for cluster
-    /// job arrays writing to one shared --out. Each shard's summary covers what is finished.
+    /// Run only shard I of N (1-based), for cluster job arrays writing to one shared --out:
+    /// the N shards split the sweep by estimated cost. Each shard's summary covers what is
+    /// finished.
     #[arg(long, value_name = "I/N", value_parser = parse_shard)]
     pub shard: Option<(usize, usize)>,
+    /// Run past the preflight cost limits (memory, metrics rows, disk space).
+    #[arg(long)]
+    pub force: bool,
+    /// Run the runs that pass the preflight checks (e.g. those whose data is present) and
+    /// report the others, instead of refusing the whole invocation.
+    #[arg(long)]
+    pub keep_going: bool,
+    /// Seconds the running runs get to finish after SIGINT/SIGTERM before they are
+    /// abandoned (a second signal abandons them at once).
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    pub grace: u64,
 }
 
 fn parse_shard(s: &str) -> Result<(usize, usize), String> {

@@ -2,12 +2,18 @@
 
 use std::fmt;
 
+/// Exit code of a sweep stopped by SIGINT or SIGTERM (128 + SIGINT, as shells report it).
+pub const EXIT_INTERRUPTED: i32 = 130;
+
 #[derive(Debug)]
 pub enum Error {
-    /// Bad config, bad flag, missing file, unusable output folder: exit 2.
+    /// Bad config, bad flag, missing or damaged data, unusable output folder (also a write
+    /// that fails mid-sweep: disk full, file too large): exit 2.
     Input(Vec<String>),
-    /// Some runs failed (diverged, could not be written); the rest finished: exit 1.
+    /// Some runs failed (diverged, panicked); the rest finished and are summarized: exit 1.
     RunsFailed(usize),
+    /// Stopped by a signal: what finished is on disk and summarized: exit 130.
+    Interrupted { finished: usize, total: usize },
 }
 
 impl Error {
@@ -19,6 +25,7 @@ impl Error {
         match self {
             Error::Input(_) => 2,
             Error::RunsFailed(_) => 1,
+            Error::Interrupted { .. } => EXIT_INTERRUPTED,
         }
     }
 }
@@ -36,6 +43,9 @@ impl fmt::Display for Error {
                 Ok(())
             }
             Error::RunsFailed(n) => write!(f, "error: {n} run(s) failed; see the status column of runs.csv"),
+            Error::Interrupted { finished, total } => {
+                write!(f, "interrupted: {finished} of {total} runs finished; rerun the same command to resume")
+            }
         }
     }
 }

@@ -3,22 +3,21 @@
 
 pub mod cli;
 pub mod config;
+pub mod convex;
 pub mod data;
 pub mod error;
+pub mod family;
 pub mod linalg;
-pub mod markov;
 pub mod method;
+pub mod metrics;
 pub mod nets;
 pub mod optim;
 pub mod output;
-pub mod problems;
 pub mod quant;
 pub mod real;
 pub mod rng;
 pub mod sweep;
-pub mod theory;
 pub mod toy;
-pub mod train;
 
 /// The quickstart sweep, built in so that `qnet-exp run` works with no file at hand.
 pub const QUICKSTART: &str = include_str!("../configs/quickstart.toml");

@@ -1,14 +1,16 @@
 //! Thin binary: parse the CLI, start tracing, dispatch, map errors to exit codes
-//! (0 success, 1 some runs failed, 2 bad input).
+//! (0 success, 1 some runs failed, 2 bad input, 130 interrupted).
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::Parser;
 use qnet_exp::cli::{Cli, Command, SweepArgs};
 use qnet_exp::config::{self, Sweep};
 use qnet_exp::error::Error;
 use qnet_exp::output::progress::ProgressMode;
-use qnet_exp::output::summary;
+use qnet_exp::output::{say, summary};
 use qnet_exp::sweep;
 
 fn main() -> ExitCode {
@@ -22,6 +24,7 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| level.into()))
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .without_time()
         .init();
     match dispatch(&cli) {
@@ -65,12 +68,12 @@ fn dispatch(cli: &Cli) -> Result<(), Error> {
     match &cli.command {
         Command::Plan(args) => {
             for s in load(args, true)? {
-                println!("# {} ({}): {} runs", s.def.name, s.def.source, s.runs.len());
+                say(format_args!("# {} ({}): {} runs", s.def.name, s.def.source, s.runs.len()));
                 if s.collapsed > 0 {
-                    println!(
+                    say(format_args!(
                         "# {} combinations collapsed: keys that do not apply to a run (e.g. quant.delta for fp) do not multiply it",
                         s.collapsed
-                    );
+                    ));
                 }
                 for r in &s.runs {
                     let params: Vec<String> = r
@@ -81,39 +84,41 @@ fn dispatch(cli: &Cli) -> Result<(), Error> {
                                 || *k == "quant.method"
                                 || *k == "seed"
                         })
-                        .map(|(k, v)| format!("{}={}", k.rsplit('.').next().unwrap(), v.canon()))
+                        .map(|(k, v)| format!("{}={}", k.rsplit('.').next().unwrap_or(k), v.canon()))
                         .collect();
-                    println!("{}  {}", r.id, params.join(" "));
+                    say(format_args!("{}  {}", r.id, params.join(" ")));
                 }
             }
             Ok(())
         }
         Command::Run(args) => {
-            let mut sweeps = load(&args.sweep, true)?;
-            if let Some((i, n)) = args.shard {
-                // Position in the expanded sweep, so every shard sees the same split.
-                for s in sweeps.iter_mut() {
-                    s.runs = std::mem::take(&mut s.runs)
-                        .into_iter()
-                        .enumerate()
-                        .filter(|(k, _)| k % n == i - 1)
-                        .map(|(_, r)| r)
-                        .collect();
-                }
-            }
+            let sweeps = load(&args.sweep, true)?;
             let jobs = args
                 .jobs
                 .map(|j| j as usize)
                 .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
             let progress = if cli.quiet { ProgressMode::None } else { args.progress };
-            let opts = sweep::Options { out: args.out.clone(), jobs, progress, quiet: cli.quiet };
-            let reports = sweep::run(&sweeps, &opts)?;
-            let failed: usize = reports.iter().map(|r| r.failed + r.summary_error.is_some() as usize).sum();
+            let opts = sweep::Options {
+                out: args.out.clone(),
+                jobs,
+                progress,
+                quiet: cli.quiet,
+                shard: args.shard,
+                force: args.force,
+                keep_going: args.keep_going,
+            };
+            let stop = sweep::signals::install(Duration::from_secs(args.grace), cli.quiet)
+                .map_err(|e| Error::input(format!("cannot install signal handlers: {e}")))?;
+            let reports = sweep::run(&sweeps, &opts, &stop)?;
             if !cli.quiet {
                 for r in &reports {
                     sweep::print_report(r);
                 }
             }
+            if let Some(e) = sweep::interrupted(&reports, &stop) {
+                return Err(e);
+            }
+            let failed: usize = reports.iter().map(|r| r.failed + r.summary_error.is_some() as usize).sum();
             if failed > 0 {
                 return Err(Error::RunsFailed(failed));
             }
@@ -128,8 +133,12 @@ fn dispatch(cli: &Cli) -> Result<(), Error> {
                 tracing::warn!("{s}");
             }
             if !cli.quiet {
-                println!("{}: {} configurations; wrote runs.csv and summary.csv", dir.display(), groups.len());
-                print!("{}", qnet_exp::output::table::floor_table(&groups));
+                say(format_args!(
+                    "{}: {} configurations; wrote runs.csv, summary.csv and fits.csv",
+                    dir.display(),
+                    groups.len()
+                ));
+                say(format_args!("{}", qnet_exp::output::table::floor_table(&groups).trim_end()));
             }
             Ok(())
         }

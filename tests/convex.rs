@@ -1,16 +1,29 @@
 //! Training behaviour on the convex problems, through the library API.
 
+use std::sync::atomic::AtomicBool;
+
 use qnet_exp::config::{parse_sweep, RunSpec};
-use qnet_exp::problems;
-use qnet_exp::train::{train, Outcome};
+use qnet_exp::convex::{self, train, ConvexProblem};
+use qnet_exp::method::Weights;
+use qnet_exp::metrics::Row;
 
 fn runs(text: &str) -> Vec<RunSpec> {
     parse_sweep(text, "t.toml", &[]).unwrap().runs
 }
 
-fn run_one(spec: &RunSpec) -> (Outcome, problems::ConvexProblem) {
-    let p = problems::build(spec.convex(), spec.seeds.data).unwrap();
-    (train(spec, &p), p)
+/// A run's rows and end.
+struct Ran {
+    rows: Vec<Row>,
+    last_change: u64,
+    weights: Weights<f64>,
+    failure: Option<String>,
+}
+
+fn run_one(spec: &RunSpec) -> (Ran, ConvexProblem) {
+    let p = convex::build(spec.convex(), spec.seeds.data).unwrap();
+    let mut rows = Vec::new();
+    let o = train(spec, &p, &mut rows, &AtomicBool::new(false)).unwrap();
+    (Ran { rows, last_change: o.last_change, weights: o.weights, failure: o.failure }, p)
 }
 
 /// Noiseless labels (the optimum interpolates, so SGD noise vanishes there): FP SGD with a
@@ -148,7 +161,7 @@ fn sr_floor_is_above_bc_floor_on_least_squares() {
         log_every = 200
         "#,
     );
-    let tail = |o: &Outcome, f: &dyn Fn(&qnet_exp::train::Row) -> f64| -> f64 {
+    let tail = |o: &Ran, f: &dyn Fn(&Row) -> f64| -> f64 {
         let r = &o.rows[o.rows.len() - 20..];
         r.iter().map(f).sum::<f64>() / r.len() as f64
     };

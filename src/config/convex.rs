@@ -4,8 +4,8 @@
 use super::choice::{InitName, ProblemKind, Sampling};
 use super::parse::Val;
 use super::point::{as_f64, Point};
+use crate::convex::Loss;
 use crate::data::synthetic::{SyntheticSpec, Target};
-use crate::problems::Loss;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Init {

@@ -6,22 +6,63 @@
 //! Rounding noise is counter-based on the position in the whole vector, so it does not
 //! depend on how the vector is split into layers.
 
-use std::fmt::Write as _;
 use std::ops::Range;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use rand::Rng;
+use serde::Serialize;
 
 use super::update::{Segment, UpdatePlan};
 use super::{evaluate, forward_backward, recalibrate_bn, BnState, Layout, MlpSpec, Parallelism, Workspace};
 use crate::config::{NetSpec, RunSpec};
 use crate::data::dataset::{self, ImageSet, Split};
 use crate::method::{Bounds, Method};
+use crate::metrics::RowSink;
 use crate::optim::Optimizer;
-use crate::output::{fmt_f64, fmt_opt};
+use crate::output::csv::{f64_cell, opt_cell};
 use crate::quant::{Grid, Lattice};
 use crate::rng::{below, draw, seeded};
 
-pub const METRICS_COLUMNS: &str = "step,epoch,lr,train_loss,train_error,test_loss,test_error,test_error_latent";
+/// One metrics.csv row of a network run: at step 0 and after every epoch.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct NetRow {
+    pub step: u64,
+    pub epoch: u64,
+    #[serde(with = "f64_cell")]
+    pub lr: f64,
+    /// Over the epoch's batches, in training mode (empty at step 0).
+    #[serde(with = "opt_cell")]
+    pub train_loss: Option<f64>,
+    #[serde(with = "opt_cell")]
+    pub train_error: Option<f64>,
+    /// At the deployed weights, in inference mode.
+    #[serde(with = "f64_cell")]
+    pub test_loss: f64,
+    #[serde(with = "f64_cell")]
+    pub test_error: f64,
+    /// At BC's latent weights, with batch-norm statistics re-estimated for them.
+    #[serde(with = "opt_cell")]
+    pub test_error_latent: Option<f64>,
+}
+
+pub const METRICS_COLUMNS: &[&str] =
+    &["step", "epoch", "lr", "train_loss", "train_error", "test_loss", "test_error", "test_error_latent"];
+
+/// One layers.csv row: a quantized weight matrix after an epoch.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LayerRow {
+    pub step: u64,
+    pub epoch: u64,
+    pub layer: String,
+    /// Fraction of its quantized weights that differ from the previous epoch's end.
+    #[serde(with = "f64_cell")]
+    pub flip_frac: f64,
+    /// Mean |deployed - value before rounding| at the epoch's last step.
+    #[serde(with = "f64_cell")]
+    pub round_err: f64,
+}
+
+pub const LAYERS_COLUMNS: &[&str] = &["step", "epoch", "layer", "flip_frac", "round_err"];
 pub const LAYERS_FILE: &str = "layers.csv";
 
 /// A data set loaded, scaled to [0, 1] and standardised with the training statistics.
@@ -44,12 +85,6 @@ pub fn load(n: &NetSpec) -> Result<NetData, String> {
 /// a forward pass costing about 1 % of an MNIST epoch.
 const RECAL_BATCHES: usize = 20;
 
-pub struct NetOutcome {
-    pub metrics: String,
-    pub layers: String,
-    pub failure: Option<String>,
-}
-
 /// One quantized weight matrix: where it is and its grid.
 struct QLayer {
     name: String,
@@ -58,7 +93,17 @@ struct QLayer {
     bounds: Bounds<f32>,
 }
 
-pub fn train(spec: &RunSpec, n: &NetSpec, data: &NetData, par: Parallelism) -> NetOutcome {
+/// Train one run, a metrics row at step 0 and after each epoch into `rows`, the layers'
+/// flips into `layers`. Returns why the run failed (divergence), if it did.
+pub fn train(
+    spec: &RunSpec,
+    n: &NetSpec,
+    data: &NetData,
+    par: Parallelism,
+    rows: &mut impl RowSink<NetRow>,
+    layers_out: &mut impl RowSink<LayerRow>,
+    abandon: &AtomicBool,
+) -> std::io::Result<Result<Option<String>, Abandoned>> {
     let (m, features) = (data.train.n, data.train.features);
     let layout = Layout::new(MlpSpec {
         input: features,
@@ -130,14 +175,20 @@ pub fn train(spec: &RunSpec, n: &NetSpec, data: &NetData, par: Parallelism) -> N
     let mut prev = w.clone();
     let mut eval_w = latent.as_ref().map(|_| w.clone());
 
-    let mut metrics = String::from(METRICS_COLUMNS);
-    metrics.push('\n');
-    let mut layer_rows = String::from("step,epoch,layer,flip_frac,round_err\n");
     let eval = |params: &[f32], bn: &BnState, ws: &mut Workspace| {
         evaluate(&layout, params, bn, &data.test.images, &data.test.labels, ws)
     };
     let (tl, te) = eval(&w, &bn, &mut ws);
-    let _ = writeln!(metrics, "0,0,{},,,{},{},", fmt_f64(alpha0), fmt_f64(tl), fmt_f64(te));
+    rows.push(&NetRow {
+        step: 0,
+        epoch: 0,
+        lr: alpha0,
+        train_loss: None,
+        train_error: None,
+        test_loss: tl,
+        test_error: te,
+        test_error_latent: None,
+    })?;
 
     let mut t = 0u64;
     let mut round_err = vec![0.0f64; qlayers.len()];
@@ -149,6 +200,9 @@ pub fn train(spec: &RunSpec, n: &NetSpec, data: &NetData, par: Parallelism) -> N
         let (mut loss_sum, mut wrong) = (0.0f64, 0usize);
         let mut lr = alpha0;
         for s in 0..steps_per_epoch as usize {
+            if abandon.load(Ordering::Relaxed) {
+                return Ok(Err(Abandoned));
+            }
             for (k, &idx) in perm[s * b..(s + 1) * b].iter().enumerate() {
                 xb[k * features..(k + 1) * features].copy_from_slice(data.train.image(idx));
                 yb[k] = data.train.labels[idx];
@@ -190,8 +244,7 @@ pub fn train(spec: &RunSpec, n: &NetSpec, data: &NetData, par: Parallelism) -> N
             t += 1;
         }
         if !loss_sum.is_finite() {
-            let failure = Some(format!("diverged: training loss = {loss_sum} in epoch {epoch}"));
-            return NetOutcome { metrics, layers: layer_rows, failure };
+            return Ok(Ok(Some(format!("diverged: training loss = {loss_sum} in epoch {epoch}"))));
         }
         let seen = (steps_per_epoch as usize * b) as f64;
         let (tl, te) = eval(&w, &bn, &mut ws);
@@ -214,25 +267,34 @@ pub fn train(spec: &RunSpec, n: &NetSpec, data: &NetData, par: Parallelism) -> N
             }
             _ => None,
         };
-        let _ = writeln!(
-            metrics,
-            "{t},{epoch},{},{},{},{},{},{}",
-            fmt_f64(lr),
-            fmt_f64(loss_sum / seen),
-            fmt_f64(wrong as f64 / seen),
-            fmt_f64(tl),
-            fmt_f64(te),
-            fmt_opt(te_latent)
-        );
+        rows.push(&NetRow {
+            step: t,
+            epoch,
+            lr,
+            train_loss: Some(loss_sum / seen),
+            train_error: Some(wrong as f64 / seen),
+            test_loss: tl,
+            test_error: te,
+            test_error_latent: te_latent,
+        })?;
         for (q, err) in qlayers.iter().zip(round_err.iter_mut()) {
             let r = q.range.clone();
             let flips = w[r.clone()].iter().zip(&prev[r.clone()]).filter(|(a, b)| a != b).count();
             let n_w = r.len() as f64;
-            let _ =
-                writeln!(layer_rows, "{t},{epoch},{},{},{}", q.name, fmt_f64(flips as f64 / n_w), fmt_f64(*err / n_w));
+            layers_out.push(&LayerRow {
+                step: t,
+                epoch,
+                layer: q.name.clone(),
+                flip_frac: flips as f64 / n_w,
+                round_err: *err / n_w,
+            })?;
             *err = 0.0;
         }
         prev.copy_from_slice(&w);
     }
-    NetOutcome { metrics, layers: layer_rows, failure: None }
+    Ok(Ok(None))
 }
+
+/// The run stopped because the sweep was interrupted.
+#[derive(Debug)]
+pub struct Abandoned;

@@ -3,9 +3,9 @@
 
 use std::collections::BTreeMap;
 
+use super::csv::{f64_cell, opt_cell};
 use super::stats::t975;
 use super::summary::{param_keys, Group};
-use super::{fmt_f64, fmt_opt};
 use crate::config::Val;
 
 /// The axes a scaling law is fitted along.
@@ -55,18 +55,31 @@ fn num(v: &Val) -> Option<f64> {
 }
 
 fn measure(g: &Group, m: &str) -> Option<f64> {
-    let s = match m {
-        "tail_gap" => g.tail_gap,
-        "tail_gap_latent" => g.tail_gap_latent,
-        "tail_gap_avg" => g.tail_gap_avg,
-        _ => None,
-    }?;
-    (s.mean > 0.0).then_some(s.mean)
+    g.measure(m).map(|s| s.mean).filter(|&x| x > 0.0)
 }
 
+/// One row of fits.csv.
+#[derive(serde::Serialize)]
+struct FitRow {
+    method: &'static str,
+    axis: &'static str,
+    measure: &'static str,
+    fixed: String,
+    n: usize,
+    #[serde(with = "f64_cell")]
+    slope: f64,
+    #[serde(with = "opt_cell")]
+    slope_ci95: Option<f64>,
+    #[serde(with = "f64_cell")]
+    intercept: f64,
+    #[serde(with = "f64_cell")]
+    r2: f64,
+}
+
+const FIT_COLUMNS: &[&str] = &["method", "axis", "measure", "fixed", "n", "slope", "slope_ci95", "intercept", "r2"];
+
 pub fn fits_csv(groups: &[Group]) -> String {
-    let mut w = csv::Writer::from_writer(vec![]);
-    w.write_record(["method", "axis", "measure", "fixed", "n", "slope", "slope_ci95", "intercept", "r2"]).unwrap();
+    let mut rows = Vec::new();
     // Parameters that vary in this folder: they are what "held fixed" has to name.
     let varying: Vec<&str> = param_keys()
         .map(|k| k.path)
@@ -101,23 +114,22 @@ pub fn fits_csv(groups: &[Group]) -> String {
                     .collect();
                 let (x, y): (Vec<f64>, Vec<f64>) = pts.into_iter().unzip();
                 if let Some(f) = fit_line(&x, &y) {
-                    w.write_record([
-                        method.to_string(),
-                        column.to_string(),
-                        m.to_string(),
-                        fixed.clone(),
-                        f.n.to_string(),
-                        fmt_f64(f.slope),
-                        fmt_opt(f.slope_ci95),
-                        fmt_f64(f.intercept),
-                        fmt_f64(f.r2),
-                    ])
-                    .unwrap();
+                    rows.push(FitRow {
+                        method,
+                        axis: column,
+                        measure: m,
+                        fixed: fixed.clone(),
+                        n: f.n,
+                        slope: f.slope,
+                        slope_ci95: f.slope_ci95,
+                        intercept: f.intercept,
+                        r2: f.r2,
+                    });
                 }
             }
         }
     }
-    String::from_utf8(w.into_inner().unwrap()).unwrap()
+    super::csv::to_text(FIT_COLUMNS, rows)
 }
 
 #[cfg(test)]

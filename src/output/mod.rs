@@ -1,6 +1,7 @@
 //! Everything written to disk: number formatting, atomic writes, the CSV files, the
 //! floor table and the progress display.
 
+pub mod csv;
 pub mod fits;
 pub mod progress;
 pub mod stats;
@@ -9,6 +10,20 @@ pub mod table;
 
 use std::io::Write;
 use std::path::Path;
+
+/// A line on stdout. When the reader has gone (`qnet-exp ... | head -1`), the rest is
+/// dropped quietly: the results are in files, and a closed pipe is not an error.
+pub fn say(line: std::fmt::Arguments) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    static GONE: AtomicBool = AtomicBool::new(false);
+    if GONE.load(Ordering::Relaxed) {
+        return;
+    }
+    let mut out = std::io::stdout().lock();
+    if writeln!(out, "{line}").and_then(|_| out.flush()).is_err() {
+        GONE.store(true, Ordering::Relaxed);
+    }
+}
 
 /// Shortest text that reads back to the same f64; scientific notation outside
 /// [1e-4, 1e15) so tiny gaps stay short. Deterministic, so reruns are byte-identical.
@@ -29,7 +44,8 @@ pub fn fmt_opt(x: Option<f64>) -> String {
 /// write a temporary sibling, flush it, rename it over the target.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-    let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
+    // Unique across processes and hosts sharing the folder.
+    let tmp = path.with_file_name(format!(".{name}.tmp-{}-{:08x}", std::process::id(), rand::random::<u32>()));
     let result = (|| {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(bytes)?;
@@ -40,35 +56,6 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         let _ = std::fs::remove_file(&tmp);
     }
     result
-}
-
-/// metrics.csv text for a run's rows.
-pub fn metrics_csv(rows: &[crate::train::Row]) -> String {
-    let mut out = crate::train::METRICS_COLUMNS.join(",");
-    out.push('\n');
-    for r in rows {
-        let cells = [
-            r.step.to_string(),
-            if r.epoch.is_nan() { String::new() } else { fmt_f64(r.epoch) },
-            fmt_f64(r.lr),
-            fmt_f64(r.loss),
-            fmt_f64(r.gap),
-            fmt_opt(r.gap_latent),
-            fmt_f64(r.gap_avg),
-            fmt_opt(r.gap_avg_latent),
-            fmt_f64(r.dist),
-            fmt_opt(r.dist_latent),
-            fmt_f64(r.changed_frac),
-            fmt_opt(r.subcell_frac),
-            fmt_opt(r.grad_norm),
-            fmt_opt(r.bound),
-            fmt_opt(r.mean_f),
-            fmt_opt(r.p_min),
-        ];
-        out.push_str(&cells.join(","));
-        out.push('\n');
-    }
-    out
 }
 
 #[cfg(test)]

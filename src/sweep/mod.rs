@@ -1,30 +1,37 @@
-//! The sweep engine: skip finished runs, build each problem instance once, run the rest
-//! on a rayon pool of `--jobs` threads, write each run folder atomically, then rebuild
-//! runs.csv and summary.csv from disk.
+//! The sweep engine: check every run before anything runs (preflight, costs, limits), pick
+//! this invocation's shard, skip finished runs, claim the rest one by one, build each
+//! shared instance once, run on a rayon pool of `--jobs` threads, write each run folder
+//! atomically, then rebuild runs.csv and summary.csv from disk. It knows problem families
+//! only through [`crate::family::Family`].
 //!
 //! Results never depend on the thread count: every run's randomness comes from its own
-//! seeds (see `config::Seeds`), and each run is computed by one thread.
+//! seeds (see `config::Seeds`), and a run's threaded passes give the bits of its serial ones.
+
+mod folder;
+mod limits;
+pub mod provenance;
+pub mod signals;
+mod warm;
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 use std::time::Instant;
 
 use rayon::prelude::*;
 
-mod warm;
+pub use folder::{is_finished, Claims, Owner, STALE_AFTER};
+pub use signals::Stop;
 pub use warm::with_spinning_pool;
 
-use crate::config::{ProblemSpec, RunSpec, Sweep};
+use crate::config::{RunSpec, Sweep};
 use crate::error::Error;
-use crate::nets::train::NetData;
+use crate::family::{self, Cost, Family, Instance, Outcome, RunContext, RunFiles};
 use crate::nets::Parallelism;
 use crate::output::progress::{Progress, ProgressMode};
-use crate::output::summary::{self, RunStatus, CONFIG_FILE, METRICS_FILE, STATUS_FILE, THEORY_FILE};
-use crate::output::{metrics_csv, write_atomic};
-use crate::problems::ConvexProblem;
-use crate::theory::RunTheory;
-use crate::train::train;
+use crate::output::summary::{self, RunStatus};
+use folder::{Claim, SweepFolder};
 
 pub struct Options {
     pub out: PathBuf,
@@ -32,165 +39,69 @@ pub struct Options {
     pub progress: ProgressMode,
     /// Print nothing but errors.
     pub quiet: bool,
+    /// Run only shard I of N (1-based).
+    pub shard: Option<(usize, usize)>,
+    /// Run past the cost limits.
+    pub force: bool,
+    /// Run the runs that pass the preflight checks; report the rest.
+    pub keep_going: bool,
+}
+
+impl Options {
+    pub fn new(out: PathBuf, jobs: usize) -> Options {
+        Options { out, jobs, progress: ProgressMode::None, quiet: true, shard: None, force: false, keep_going: false }
+    }
 }
 
 /// What happened to one sweep.
 pub struct SweepReport {
     pub name: String,
     pub dir: PathBuf,
+    /// Runs of this invocation's share of the sweep.
     pub total: usize,
+    /// Finished before this invocation got to them.
     pub skipped: usize,
     pub ran: usize,
     pub failed: usize,
+    /// Being computed by another invocation.
+    pub held: usize,
+    /// Not run: interrupted before they started, or abandoned while running.
+    pub not_run: usize,
     pub groups: Vec<summary::Group>,
     pub warnings: Vec<String>,
     /// The summary files could not be rebuilt (e.g. disk full); the runs are on disk.
     pub summary_error: Option<String>,
 }
 
-/// A folder for the sweep that we can write to; leftovers of interrupted runs removed.
-fn prepare_dir(dir: &Path) -> Result<(), String> {
-    std::fs::create_dir_all(dir).map_err(|e| format!("{}: cannot create output folder: {e}", dir.display()))?;
-    let probe = dir.join(format!(".write-probe-{}", std::process::id()));
-    std::fs::write(&probe, b"").map_err(|e| format!("{}: output folder is not writable: {e}", dir.display()))?;
-    let _ = std::fs::remove_file(probe);
-    // Temporary run folders are named .tmp-<pid>-<run id>; remove those whose process is
-    // gone (an interrupted sweep), never those of a sweep still writing here.
-    let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: cannot read output folder: {e}", dir.display()))?;
-    for e in entries.flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        let pid = name.strip_prefix(".tmp-").and_then(|r| r.split_once('-')).and_then(|(p, _)| p.parse::<u32>().ok());
-        if let Some(pid) = pid {
-            if pid != std::process::id() && !process_alive(pid) {
-                let _ = std::fs::remove_dir_all(e.path());
-            }
+/// A run this invocation may compute, with its place.
+struct Todo<'a> {
+    sweep: usize,
+    spec: &'a RunSpec,
+    family: &'static dyn Family,
+}
+
+/// The runs of a sweep that shard `i` of `n` takes: the runs sorted by estimated work,
+/// each given to the shard with the least work so far (ties: the lowest shard, then plan
+/// order). Every shard computes the same assignment from the same plan.
+pub fn shard_of(costs: &[f64], i: usize, n: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..costs.len()).collect();
+    order.sort_by(|&a, &b| costs[b].total_cmp(&costs[a]).then(a.cmp(&b)));
+    let mut load = vec![0.0f64; n];
+    let mut mine = Vec::new();
+    for k in order {
+        let s = (0..n).min_by(|&a, &b| load[a].total_cmp(&load[b]).then(a.cmp(&b))).expect("n >= 1");
+        load[s] += costs[k].max(1.0);
+        if s == i - 1 {
+            mine.push(k);
         }
     }
-    Ok(())
-}
-
-/// Whether a process exists (Linux /proc; elsewhere assume it does, and leave its files).
-fn process_alive(pid: u32) -> bool {
-    let proc = Path::new("/proc");
-    !proc.is_dir() || proc.join(pid.to_string()).exists()
-}
-
-/// A run folder counts as finished when the summary can read it and its status says so:
-/// `run` and `summarize` agree on what is done, and a damaged folder is redone.
-pub fn is_finished(run_dir: &Path) -> bool {
-    run_dir.is_dir() && summary::read_run(run_dir).is_ok_and(|r| r.status.finished)
-}
-
-/// Write a run folder under a temporary name and rename it into place; on failure the
-/// temporary folder is removed.
-fn write_run(
-    dir: &Path,
-    spec: &RunSpec,
-    metrics: &str,
-    files: &[(&str, String)],
-    status: &RunStatus,
-) -> std::io::Result<()> {
-    let tmp = dir.join(format!(".tmp-{}-{}", std::process::id(), spec.id));
-    let result = (|| {
-        if tmp.exists() {
-            std::fs::remove_dir_all(&tmp)?;
-        }
-        std::fs::create_dir(&tmp)?;
-        std::fs::write(tmp.join(CONFIG_FILE), spec.to_toml())?;
-        std::fs::write(tmp.join(METRICS_FILE), metrics)?;
-        for (name, text) in files {
-            std::fs::write(tmp.join(name), text)?;
-        }
-        // The status goes last and atomically: it is what marks the folder complete.
-        write_atomic(&tmp.join(STATUS_FILE), status.to_toml().as_bytes())?;
-        let fin = dir.join(&spec.id);
-        if fin.exists() {
-            std::fs::remove_dir_all(&fin)?;
-        }
-        match std::fs::rename(&tmp, &fin) {
-            // Another process finished the same run in between: its result is as good.
-            Err(_) if is_finished(&fin) => std::fs::remove_dir_all(&tmp),
-            r => r,
-        }
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_dir_all(&tmp);
-    }
-    result
-}
-
-/// What runs share: a convex problem instance, or a loaded data set.
-enum Instance {
-    Convex(ConvexProblem),
-    Data(NetData),
-}
-
-type Instances = HashMap<String, Result<Arc<Instance>, String>>;
-
-fn instance_key(r: &RunSpec) -> String {
-    match &r.problem {
-        ProblemSpec::Convex(c) => format!("{:016x}|{:?}|{:?}|{}", r.seeds.data, c.loss, c.data, c.lambda),
-        ProblemSpec::Toy(_) => String::new(),
-        ProblemSpec::Net(n) => format!("{:?}|{}|{:?}|{:?}", n.dataset, n.data_dir.display(), n.train_size, n.test_size),
-    }
-}
-
-/// One run: its metrics.csv text, the other files of its folder, and its status.
-fn execute(spec: &RunSpec, problems: &Instances, par: Parallelism) -> (String, Vec<(&'static str, String)>, RunStatus) {
-    let failed = |reason: String| RunStatus { finished: false, reason, wall_s: 0.0, last_change_step: 0 };
-    match &spec.problem {
-        ProblemSpec::Toy(t) => {
-            let out = crate::toy::run::execute(spec, t);
-            let finite = out.rows.iter().all(|r| r.loss.is_finite());
-            let status = if finite {
-                RunStatus { finished: true, reason: String::new(), wall_s: 0.0, last_change_step: 0 }
-            } else {
-                failed("non-finite F on the toy".into())
-            };
-            (metrics_csv(&out.rows), out.files, status)
-        }
-        ProblemSpec::Net(n) => match problems[instance_key(spec).as_str()].as_deref() {
-            Ok(Instance::Data(d)) => {
-                let out = crate::nets::train::train(spec, n, d, par);
-                let status = RunStatus {
-                    finished: out.failure.is_none(),
-                    reason: out.failure.unwrap_or_default(),
-                    wall_s: 0.0,
-                    last_change_step: 0,
-                };
-                (out.metrics, vec![(crate::nets::train::LAYERS_FILE, out.layers)], status)
-            }
-            Ok(Instance::Convex(_)) => unreachable!("keys of networks and convex problems differ"),
-            Err(e) => (String::new(), Vec::new(), failed(format!("data: {e}"))),
-        },
-        ProblemSpec::Convex(_) => match problems[instance_key(spec).as_str()].as_deref() {
-            Ok(Instance::Data(_)) => unreachable!("keys of networks and convex problems differ"),
-            Ok(Instance::Convex(p)) => {
-                let mut out = train(spec, p);
-                let mut files = Vec::new();
-                if out.failure.is_none() {
-                    let th = RunTheory::analyse(spec, p, &out.rows, &out.weights.deployed, &out.measured);
-                    for r in out.rows.iter_mut() {
-                        r.bound = th.bound_at(r.step);
-                    }
-                    files.push((THEORY_FILE, th.to_toml()));
-                }
-                let status = RunStatus {
-                    finished: out.failure.is_none(),
-                    reason: out.failure.unwrap_or_default(),
-                    wall_s: 0.0,
-                    last_change_step: out.last_change,
-                };
-                (metrics_csv(&out.rows), files, status)
-            }
-            Err(e) => (metrics_csv(&[]), Vec::new(), failed(format!("problem: {e}"))),
-        },
-    }
+    mine.sort_unstable();
+    mine
 }
 
 /// Run every sweep; all runs of all sweeps share one pool. Failed runs are counted in
 /// the reports, not returned as an error: the sweep goes on around them.
-pub fn run(sweeps: &[Sweep], opts: &Options) -> Result<Vec<SweepReport>, Error> {
+pub fn run(sweeps: &[Sweep], opts: &Options, stop: &Stop) -> Result<Vec<SweepReport>, Error> {
     let mut names = HashMap::new();
     for s in sweeps {
         if let Some(other) = names.insert(s.def.name.clone(), s.def.source.clone()) {
@@ -200,138 +111,200 @@ pub fn run(sweeps: &[Sweep], opts: &Options) -> Result<Vec<SweepReport>, Error> 
             )));
         }
     }
-    let dirs: Vec<PathBuf> = sweeps.iter().map(|s| opts.out.join(&s.def.name)).collect();
-    let mut errs = Vec::new();
-    // Networks need their data on disk: say which file is missing before anything runs.
+
+    // Preflight: every run's checks and cost, before anything is written.
+    let mut errors: Vec<String> = Vec::new();
+    let mut planned: Vec<Vec<(&RunSpec, Cost)>> = Vec::new();
     for s in sweeps {
+        let mut ok = Vec::new();
         for r in &s.runs {
-            if let ProblemSpec::Net(n) = &r.problem {
-                for split in [crate::data::dataset::Split::Train, crate::data::dataset::Split::Test] {
-                    for f in n.dataset.files(&n.data_dir, split) {
-                        if let Err(e) = crate::data::idx::locate(&f) {
-                            let msg = format!("{}: problem.dataset = {:?}: {e}", s.def.source, n.dataset.as_str());
-                            if !errs.contains(&msg) {
-                                errs.push(msg);
-                            }
-                        }
+            match family::of(&r.problem).preflight(r) {
+                Ok(c) => ok.push((r, c)),
+                Err(e) => {
+                    let line = format!("{}: {e}", s.def.source);
+                    if !errors.contains(&line) {
+                        errors.push(line);
                     }
                 }
             }
         }
+        planned.push(ok);
     }
-    if !errs.is_empty() {
-        return Err(Error::Input(errs));
-    }
-    for d in &dirs {
-        if let Err(e) = prepare_dir(d) {
-            errs.push(e);
+    let mut warnings_all = Vec::new();
+    if !errors.is_empty() {
+        if !opts.keep_going {
+            if sweeps.iter().zip(&planned).any(|(s, p)| p.len() < s.runs.len() && !p.is_empty()) {
+                errors.push("(--keep-going runs the runs that pass these checks and reports the rest)".into());
+            }
+            return Err(Error::Input(errors));
         }
-    }
-    if !errs.is_empty() {
-        return Err(Error::Input(errs));
+        for e in &errors {
+            tracing::warn!("skipped: {e}");
+        }
+        warnings_all = errors;
     }
 
-    // (sweep index, run) for every run not already finished on disk.
-    let mut todo: Vec<(usize, &RunSpec)> = Vec::new();
+    // This invocation's share.
+    for p in planned.iter_mut() {
+        if let Some((i, n)) = opts.shard {
+            let costs: Vec<f64> = p.iter().map(|(_, c)| c.work).collect();
+            let mine = shard_of(&costs, i, n);
+            *p = mine.into_iter().map(|k| p[k]).collect();
+        }
+    }
+    limits::check(&planned, opts)?;
+
+    let owner = Owner::new();
+    let claims = Claims::new();
+    let mut folders = Vec::new();
+    for s in sweeps {
+        folders.push(SweepFolder::prepare(opts.out.join(&s.def.name), &owner, &claims).map_err(Error::input)?);
+    }
+    provenance::record(&folders.iter().map(|f| f.dir.clone()).collect::<Vec<_>>(), &owner, opts);
+
+    // Runs not finished on disk yet.
+    let mut todo: Vec<Todo> = Vec::new();
     let mut skipped = vec![0usize; sweeps.len()];
-    for (i, s) in sweeps.iter().enumerate() {
-        for r in &s.runs {
-            if is_finished(&dirs[i].join(&r.id)) {
+    for (i, p) in planned.iter().enumerate() {
+        for (r, _) in p {
+            if is_finished(&folders[i].dir.join(&r.id)) {
                 skipped[i] += 1;
             } else {
-                todo.push((i, r));
+                todo.push(Todo { sweep: i, spec: r, family: family::of(&r.problem) });
             }
         }
-        if opts.quiet {
-            continue;
+        if !opts.quiet {
+            let s = &sweeps[i];
+            let share = opts.shard.map(|(a, b)| format!(" (shard {a}/{b}: {} of them)", p.len())).unwrap_or_default();
+            let done =
+                if skipped[i] > 0 { format!(" ({} already finished, skipped)", skipped[i]) } else { String::new() };
+            crate::output::say(format_args!(
+                "{}: {} runs{share} -> {}{done}",
+                s.def.name,
+                s.runs.len(),
+                folders[i].dir.display()
+            ));
         }
-        println!(
-            "{}: {} runs -> {}{}",
-            s.def.name,
-            s.runs.len(),
-            dirs[i].display(),
-            if skipped[i] > 0 { format!(" ({} already finished, skipped)", skipped[i]) } else { String::new() }
-        );
     }
 
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    if opts.jobs > cores && !opts.quiet {
+        tracing::warn!("--jobs {} is more than the {cores} cores here: runs will compete for them", opts.jobs);
+    }
+    // More threads than runs buy nothing, except for a run that threads inside.
+    let jobs = opts.jobs.min(todo.len().max(cores)).max(1);
     let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(opts.jobs)
+        .num_threads(jobs)
         .build()
-        .map_err(|e| Error::input(format!("--jobs {}: cannot start the thread pool: {e}", opts.jobs)))?;
+        .map_err(|e| Error::input(format!("--jobs {jobs}: cannot start the thread pool: {e}")))?;
 
-    // Each problem instance (data set + optimum) is built once and shared.
-    let mut keys: Vec<&RunSpec> = Vec::new();
-    let mut seen = std::collections::HashSet::new();
-    for (_, r) in todo.iter().filter(|(_, r)| !matches!(r.problem, ProblemSpec::Toy(_))) {
-        if seen.insert(instance_key(r)) {
-            keys.push(r);
+    // Each shared instance (a data set and its optimum, a loaded image set) is built once.
+    let mut keys: Vec<(String, &Todo)> = Vec::new();
+    for t in &todo {
+        if let Some(k) = t.family.instance_key(t.spec) {
+            if !keys.iter().any(|(q, _)| *q == k) {
+                keys.push((k, t));
+            }
         }
     }
-    tracing::debug!(instances = keys.len(), runs = todo.len(), "building problem instances");
-    // The exact solve and eigenvalues are O(d^3): say so before a silent wait.
-    if !opts.quiet && keys.iter().any(|r| matches!(&r.problem, ProblemSpec::Convex(c) if c.data.dim >= 500)) {
-        eprintln!("building {} problem instance(s) (exact optimum and Hessian eigenvalues)...", keys.len());
+    if !opts.quiet && !keys.is_empty() {
+        tracing::debug!(instances = keys.len(), runs = todo.len(), "building shared instances");
     }
-    let problems: Instances = pool.install(|| {
+    let instances: HashMap<String, Result<Instance, String>> = pool.install(|| {
         keys.par_iter()
-            .map(|r| {
-                let inst = match &r.problem {
-                    ProblemSpec::Net(n) => crate::nets::train::load(n).map(Instance::Data),
-                    _ => crate::problems::build(r.convex(), r.seeds.data).map(Instance::Convex),
-                };
-                (instance_key(r), inst.map(Arc::new))
-            })
+            .map(|(k, t)| (k.clone(), t.family.build(t.spec).map_err(|e| format!("{}: {e}", t.family.name()))))
             .collect()
     });
 
     let progress = Progress::new(opts.progress, todo.len() as u64);
     // Fewer runs than threads: let each network's GEMMs use the pool (they nest in it);
     // otherwise one run per thread, single-threaded GEMMs.
-    let par = if todo.len() < opts.jobs { Parallelism::Rayon(0) } else { Parallelism::None };
-    // A network run alone in a pool of several threads keeps the other workers spinning
-    // between its fork-joins (see warm.rs); other runs leave them free to sleep.
-    let spin = |spec: &RunSpec| todo.len() == 1 && opts.jobs > 1 && matches!(spec.problem, ProblemSpec::Net(_));
-    let results: Vec<(usize, bool)> = pool.install(|| {
-        todo.par_iter()
-            .with_max_len(1)
-            .map(|&(i, spec)| {
-                let start = Instant::now();
-                let (metrics, files, mut status) = if spin(spec) {
-                    warm::with_spinning_pool(|| execute(spec, &problems, par))
-                } else {
-                    execute(spec, &problems, par)
-                };
-                status.wall_s = start.elapsed().as_secs_f64();
-                let mut ok = status.finished;
-                if !ok {
-                    tracing::warn!(run = %spec.id, reason = %status.reason, "run failed");
+    let par = if todo.len() < jobs { Parallelism::Rayon(0) } else { Parallelism::None };
+    // A run alone in a pool of several threads that threads inside keeps the other workers
+    // spinning between its fork-joins (see warm.rs); other runs leave them free to sleep.
+    let spin = |t: &Todo| todo.len() == 1 && jobs > 1 && t.family.threads_inside();
+    let fatal: Mutex<Option<String>> = Mutex::new(None);
+    let (ran, failed, held, not_run) =
+        (counters(sweeps.len()), counters(sweeps.len()), counters(sweeps.len()), counters(sweeps.len()));
+    pool.install(|| {
+        todo.par_iter().with_max_len(1).for_each(|t| {
+            let i = t.sweep;
+            if stop.draining() {
+                not_run[i].fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+            let folder = &folders[i];
+            let claim = match folder.claim(&t.spec.id) {
+                Ok(Claim::Acquired(c)) => c,
+                Ok(Claim::Finished) => {
+                    progress.inc(false);
+                    return;
                 }
-                if let Err(e) = write_run(&dirs[i], spec, &metrics, &files, &status) {
-                    tracing::error!(run = %spec.id, "cannot write run folder: {e}");
-                    ok = false;
+                Ok(Claim::Held(who)) => {
+                    tracing::debug!(run = %t.spec.id, "claimed by {who}; left to it");
+                    held[i].fetch_add(1, Ordering::Relaxed);
+                    progress.inc(false);
+                    return;
                 }
-                progress.inc(!ok);
-                (i, ok)
-            })
-            .collect()
+                Err(e) => {
+                    stop_fatal(&fatal, stop, format!("{}: cannot claim run {}: {e}", folder.dir.display(), t.spec.id));
+                    return;
+                }
+            };
+            let instance = match t.family.instance_key(t.spec).map(|k| &instances[&k]) {
+                Some(Err(e)) => Err(e.as_str()),
+                Some(Ok(inst)) => Ok(Some(inst)),
+                None => Ok(None),
+            };
+            let result = run_one(folder, t, instance, par, stop, spin(t));
+            match result {
+                Ok(RunDone::Written(ok)) => {
+                    ran[i].fetch_add(1, Ordering::Relaxed);
+                    if !ok {
+                        failed[i].fetch_add(1, Ordering::Relaxed);
+                    }
+                    progress.inc(!ok);
+                }
+                Ok(RunDone::Abandoned) => {
+                    not_run[i].fetch_add(1, Ordering::Relaxed);
+                }
+                Err(e) => stop_fatal(&fatal, stop, e),
+            }
+            folder.release(&claim);
+        })
     });
     progress.finish();
 
+    if let Some(e) = fatal.into_inner().unwrap_or_else(|e| e.into_inner()) {
+        return Err(Error::Input(vec![
+            e,
+            "the sweep stopped; the runs finished so far are on disk (rerun to resume)".into(),
+        ]));
+    }
     let mut reports = Vec::new();
     for (i, s) in sweeps.iter().enumerate() {
-        let (ran, failed) =
-            results.iter().filter(|(j, _)| *j == i).fold((0, 0), |(r, f), (_, ok)| (r + 1, f + !ok as usize));
-        let (groups, warnings, summary_error) = match summary::rebuild(&dirs[i]) {
+        let ran_i = ran[i].load(Ordering::Relaxed);
+        let (groups, mut warnings, summary_error) = match summary::rebuild(&folders[i].dir) {
             Ok((g, w)) => (g, w, None),
+            // A shard with nothing to do in a folder nobody has written to yet.
+            Err(_) if ran_i == 0 && skipped[i] == 0 => {
+                (Vec::new(), vec![format!("{}: no finished runs yet; no summary written", s.def.name)], None)
+            }
             Err(e) => (Vec::new(), Vec::new(), Some(e)),
         };
+        if i == 0 {
+            warnings.extend(std::mem::take(&mut warnings_all));
+        }
+        provenance::finish(&folders[i].dir, &owner.token, ran_i, failed[i].load(Ordering::Relaxed), stop.draining());
         reports.push(SweepReport {
             name: s.def.name.clone(),
-            dir: dirs[i].clone(),
-            total: s.runs.len(),
+            dir: folders[i].dir.clone(),
+            total: planned[i].len(),
             skipped: skipped[i],
-            ran,
-            failed,
+            ran: ran_i,
+            failed: failed[i].load(Ordering::Relaxed),
+            held: held[i].load(Ordering::Relaxed),
+            not_run: not_run[i].load(Ordering::Relaxed),
             groups,
             warnings,
             summary_error,
@@ -340,24 +313,121 @@ pub fn run(sweeps: &[Sweep], opts: &Options) -> Result<Vec<SweepReport>, Error> 
     Ok(reports)
 }
 
-/// The closing lines of a sweep: where the results are and the floor table.
+fn counters(n: usize) -> Vec<AtomicUsize> {
+    (0..n).map(|_| AtomicUsize::new(0)).collect()
+}
+
+fn stop_fatal(fatal: &Mutex<Option<String>>, stop: &Stop, msg: String) {
+    let mut f = fatal.lock().unwrap_or_else(|e| e.into_inner());
+    if f.is_none() {
+        tracing::error!("{msg}");
+        *f = Some(msg);
+    }
+    stop.request(true);
+}
+
+enum RunDone {
+    /// The run folder is in place; `true` if the run finished (not failed).
+    Written(bool),
+    Abandoned,
+}
+
+/// Compute one claimed run into a temporary folder and commit it. An `Err` is a write
+/// failure that must stop the sweep.
+fn run_one(
+    folder: &SweepFolder,
+    t: &Todo,
+    instance: Result<Option<&Instance>, &str>,
+    par: Parallelism,
+    stop: &Stop,
+    spin: bool,
+) -> Result<RunDone, String> {
+    let spec = t.spec;
+    let where_ = |e: std::io::Error| format!("{}: cannot write run {}: {e}", folder.dir.display(), spec.id);
+    let tmp = folder.temp_dir(&spec.id).map_err(where_)?;
+    let files = RunFiles::new(tmp.clone());
+    let start = Instant::now();
+    tracing::debug!(run = %spec.id, "started");
+    let ctx = RunContext { files: &files, par, abandon: &stop.abandon };
+    let go =
+        || std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| t.family.run(spec, instance.ok().flatten(), &ctx)));
+    let result = match instance {
+        // Its data set or problem could not be built: the run fails with that reason.
+        Err(e) => Ok(Ok(family::RunEnd::of(Some(e.to_string())))),
+        Ok(_) if spin => warm::with_spinning_pool(go),
+        Ok(_) => go(),
+    };
+    let end = match result {
+        Ok(Ok(end)) => end,
+        Ok(Err(e)) => {
+            folder.abandon(&tmp);
+            return Err(where_(e));
+        }
+        Err(panic) => {
+            let msg = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            family::RunEnd::of(Some(format!("panicked: {msg} (a bug: please report it with this run's config.toml)")))
+        }
+    };
+    let (finished, reason) = match end.outcome {
+        Outcome::Finished => (true, String::new()),
+        Outcome::Failed(r) => (false, r),
+        Outcome::Abandoned => {
+            folder.abandon(&tmp);
+            tracing::debug!(run = %spec.id, "abandoned (interrupted)");
+            return Ok(RunDone::Abandoned);
+        }
+    };
+    let status =
+        RunStatus { finished, reason, wall_s: start.elapsed().as_secs_f64(), last_change_step: end.last_change_step };
+    if finished {
+        tracing::debug!(run = %spec.id, "finished in {:.2} s: {}", status.wall_s, end.headline);
+    } else {
+        tracing::warn!(run = %spec.id, reason = %status.reason, "run failed");
+    }
+    folder.commit(&tmp, spec, &status).map_err(where_)?;
+    Ok(RunDone::Written(finished))
+}
+
+/// The closing lines of a sweep: where the results are and the table.
 pub fn print_report(r: &SweepReport) {
     for w in &r.warnings {
         tracing::warn!("{w}");
     }
-    println!(
-        "\n{}: {} runs ({} ran, {} skipped, {} failed); results in {}",
+    let mut extra = String::new();
+    if r.held > 0 {
+        extra.push_str(&format!(", {} left to other invocations", r.held));
+    }
+    if r.not_run > 0 {
+        extra.push_str(&format!(", {} not run (interrupted)", r.not_run));
+    }
+    crate::output::say(format_args!(
+        "\n{}: {} runs ({} ran, {} skipped, {} failed{extra}); results in {}",
         r.name,
         r.total,
         r.ran,
         r.skipped,
         r.failed,
         r.dir.display()
-    );
+    ));
     if let Some(e) = &r.summary_error {
         eprintln!("error: {e}");
         return;
     }
-    println!("per configuration, mean ± 95% CI over seeds (convex: tail-mean gap F - F*):");
-    print!("{}", crate::output::table::floor_table(&r.groups));
+    if !r.groups.is_empty() {
+        crate::output::say(format_args!("{}", crate::output::table::floor_table(&r.groups).trim_end()));
+    }
+}
+
+/// Whether a sweep was interrupted, for the exit status.
+pub fn interrupted(reports: &[SweepReport], stop: &Stop) -> Option<Error> {
+    if !stop.draining() {
+        return None;
+    }
+    let total = reports.iter().map(|r| r.total).sum();
+    let finished = reports.iter().map(|r| r.skipped + r.ran - r.failed).sum();
+    Some(Error::Interrupted { finished, total })
 }

@@ -1,6 +1,6 @@
 //! Non-convex toy landscapes and the box grid they are quantized on (f64, flat slices).
 //!
-//! The toys back the "non-convex theory" checks: `markov` computes SR's exact stationary
+//! The toys back the "non-convex theory" checks: [`markov`] computes SR's exact stationary
 //! distribution on a [`ToyGrid`], `sim` runs the project's methods on the same grid. Both
 //! use `quant::Grid::fixed(delta, Some(radius))`, so grid point `k` is the f64
 //! `k as f64 * delta` bit for bit in either place.
@@ -9,8 +9,11 @@
 //! `(k_i - K) * delta`, K = (n - 1) / 2), and a point is `sum_i k_i n^(dim-1-i)`
 //! (row-major: for 2-D, `ix * n + iy`).
 
-pub mod run;
+mod family;
+pub mod markov;
 pub mod sim;
+
+pub use family::{landscape, ToyFamily, CHAIN_FILE, HISTOGRAM_FILE, TRANSITIONS_FILE};
 
 use std::f64::consts::PI;
 

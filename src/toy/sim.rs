@@ -6,14 +6,16 @@
 //! ziggurat normals), rounding from the counter-based stream `rounding_seed` with step `t`
 //! keyed `draw(_, t + 1)` as in `train`. A run is a pure function of its arguments.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use rand::RngExt;
 use rand_distr::StandardNormal;
 
 use super::{Landscape, ToyGrid};
-use crate::method::{Bounds, Method, Weights};
+use crate::method::{Bounds, Method};
+use crate::metrics::{Objective, Recorder, Row, RowAt, RowSink};
 use crate::optim::{OptimKind, Optimizer};
 use crate::rng::{derive, draw, seeded};
-use crate::train::Row;
 
 /// Everything a simulation needs beyond the landscape and grid.
 #[derive(Clone, Debug)]
@@ -47,8 +49,8 @@ pub struct SimResult {
     pub recorded: u64,
     /// Deployed weights after the last step.
     pub final_w: Vec<f64>,
-    /// The metrics rows (see `SimSpec::log_every`); gaps are `F - min over the grid`.
-    pub rows: Vec<Row>,
+    /// Why the simulation stopped early (a non-finite F), if it did.
+    pub failure: Option<String>,
 }
 
 impl SimResult {
@@ -85,15 +87,66 @@ pub fn simulate(
         w0: None,
         log_every: 0,
     };
-    run(landscape, grid, &spec)
+    run(landscape, grid, &spec, &mut Vec::new(), &AtomicBool::new(false))
+        .expect("rows into memory")
+        .expect("never abandoned")
 }
 
-/// Run `spec` on `landscape` quantized on `grid`. Per step: gradient at the deployed
-/// weights plus noise, optimizer direction, the method's step; no allocation in the loop.
-pub fn run(landscape: &Landscape, grid: &ToyGrid, spec: &SimSpec) -> SimResult {
+/// What a toy row measures: `F - F_min` (the minimum over the grid) and the distance to
+/// the nearest global grid minimiser.
+pub struct ToyObjective<'a> {
+    pub f: &'a Landscape,
+    pub f_min: f64,
+    pub min_points: Vec<Vec<f64>>,
+}
+
+impl<'a> ToyObjective<'a> {
+    pub fn new(f: &'a Landscape, grid: &ToyGrid) -> Self {
+        let m = grid.minimisers(f);
+        let min_points = m
+            .states
+            .iter()
+            .map(|&k| {
+                let mut p = vec![0.0; f.dim()];
+                grid.coords(k, &mut p);
+                p
+            })
+            .collect();
+        ToyObjective { f, f_min: m.value, min_points }
+    }
+}
+
+impl Objective for ToyObjective<'_> {
+    fn value(&self, w: &[f64]) -> (f64, f64) {
+        (self.f.value(w), self.gap(w))
+    }
+
+    fn gap(&self, w: &[f64]) -> f64 {
+        self.f.value(w) - self.f_min
+    }
+
+    fn dist(&self, w: &[f64]) -> f64 {
+        self.min_points
+            .iter()
+            .map(|p| p.iter().zip(w).map(|(a, b)| (a - b) * (a - b)).sum::<f64>().sqrt())
+            .fold(f64::INFINITY, f64::min)
+    }
+}
+
+/// Run `spec` on `landscape` quantized on `grid`, the metrics rows into `rows`. Per step:
+/// gradient at the deployed weights plus noise, optimizer direction, the method's step; no
+/// allocation in the loop. Stops early (with the reason) if a row diverges.
+/// Returns `None` if `abandon` was set before the end.
+pub fn run(
+    landscape: &Landscape,
+    grid: &ToyGrid,
+    spec: &SimSpec,
+    rows: &mut impl RowSink<Row>,
+    abandon: &AtomicBool,
+) -> std::io::Result<Option<SimResult>> {
     let d = landscape.dim();
     assert!(spec.batch >= 1 && spec.alpha > 0.0 && spec.sigma >= 0.0);
-    // One counter per grid state: fine for the 1-D / 2-D / small-grid toys only.
+    // One counter per grid state: the preflight check keeps sweeps far below this.
     assert!(grid.n().checked_pow(d as u32).is_some_and(|s| s <= 1 << 26), "too many grid states to histogram");
     let lat = grid.lattice();
     let bounds = Bounds { lo: lat.lo, hi: lat.hi };
@@ -111,17 +164,25 @@ pub fn run(landscape: &Landscape, grid: &ToyGrid, spec: &SimSpec) -> SimResult {
     let mut g = vec![0.0; d];
     let mut sum_f = 0.0;
     let mut at_min_count = 0u64;
-    let mut trace = Trace::new(grid, landscape, &minimisers, &wts, spec.alpha);
-    if spec.log_every > 0 {
-        trace.row(0, &wts, None, None);
+    let log = spec.log_every > 0;
+    let obj = ToyObjective::new(landscape, grid);
+    let mut rec = Recorder::new(&wts, false);
+    let mut failure = None;
+    let at = |step, mean_f, p_min| RowAt { step, epoch: None, lr: spec.alpha, mean_f, p_min };
+    if log {
+        rows.push(&rec.row(&obj, &wts, at(0, None, None), method.is_quantized()))?;
     }
+    let mut steps_done = spec.steps;
     for t in 0..spec.steps {
+        if t % (1 << 14) == 0 && abandon.load(Ordering::Relaxed) {
+            return Ok(None);
+        }
         landscape.grad(&wts.deployed, &mut g);
         for gi in g.iter_mut() {
             *gi += s * rng.sample::<f64, _>(StandardNormal);
         }
-        if spec.log_every > 0 {
-            trace.grad_sq += g.iter().map(|x| x * x).sum::<f64>();
+        if log {
+            rec.gradient(g.iter().map(|x| x * x).sum::<f64>());
         }
         opt.direction(&mut g);
         method.step(&mut wts, &g, spec.alpha, &lat, bounds, draw(round_key, t + 1));
@@ -132,127 +193,41 @@ pub fn run(landscape: &Landscape, grid: &ToyGrid, spec: &SimSpec) -> SimResult {
             // Quantized weights are exactly grid point k, so the table value is F there.
             sum_f += if method.is_quantized() { values[k] } else { landscape.value(&wts.deployed) };
         }
-        if spec.log_every > 0 {
-            trace.accumulate(&wts, t);
+        if log {
+            rec.step(&wts, t, 0);
             let done = t + 1;
             if done % spec.log_every == 0 || done == spec.steps {
-                let rec = done.saturating_sub(spec.burn_in);
-                let (mf, pm) = if rec > 0 {
-                    (Some(sum_f / rec as f64), Some(at_min_count as f64 / rec as f64))
-                } else {
-                    (None, None)
-                };
-                trace.row(done, &wts, mf, pm);
+                let n = done.saturating_sub(spec.burn_in);
+                let (mf, pm) =
+                    if n > 0 { (Some(sum_f / n as f64), Some(at_min_count as f64 / n as f64)) } else { (None, None) };
+                let row = rec.row(&obj, &wts, at(done, mf, pm), method.is_quantized());
+                rows.push(&row)?;
+                failure = row.divergence();
+                if failure.is_some() {
+                    steps_done = done;
+                    break;
+                }
             }
         }
     }
-    let recorded = spec.steps.saturating_sub(spec.burn_in);
+    let recorded = steps_done.saturating_sub(spec.burn_in);
     let at_min: u64 = minimisers.iter().map(|&k| visits[k]).sum();
     let n = recorded.max(1) as f64;
-    SimResult {
+    Ok(Some(SimResult {
         visits,
         mean_f: if recorded > 0 { sum_f / n } else { f64::NAN },
         frac_at_min: at_min as f64 / n,
         recorded,
         final_w: wts.deployed,
-        rows: trace.rows,
-    }
-}
-
-/// Metrics rows of a toy run, with the same columns as a convex run's: gaps are
-/// `F - F_min` (the minimum over the grid), `dist` is the distance to the nearest global
-/// grid minimiser, plus the running `mean_f` and `p_min` after burn-in.
-struct Trace<'a> {
-    f: &'a Landscape,
-    min_points: Vec<Vec<f64>>,
-    f_min: f64,
-    alpha: f64,
-    avg: Vec<f64>,
-    avg_latent: Option<Vec<f64>>,
-    prev: Vec<f64>,
-    grad_sq: f64,
-    steps_in: u64,
-    rows: Vec<Row>,
-}
-
-impl<'a> Trace<'a> {
-    fn new(grid: &'a ToyGrid, f: &'a Landscape, minimisers: &[usize], w: &Weights<f64>, alpha: f64) -> Self {
-        let d = f.dim();
-        let min_points = minimisers
-            .iter()
-            .map(|&k| {
-                let mut p = vec![0.0; d];
-                grid.coords(k, &mut p);
-                p
-            })
-            .collect();
-        Trace {
-            f,
-            min_points,
-            f_min: grid.minimisers(f).value,
-            alpha,
-            avg: w.deployed.clone(),
-            avg_latent: w.latent.clone(),
-            prev: w.deployed.clone(),
-            grad_sq: 0.0,
-            steps_in: 0,
-            rows: Vec::new(),
-        }
-    }
-
-    fn accumulate(&mut self, w: &Weights<f64>, t: u64) {
-        let inv = 1.0 / (t + 1) as f64;
-        for (a, x) in self.avg.iter_mut().zip(&w.deployed) {
-            *a += (x - *a) * inv;
-        }
-        if let (Some(al), Some(l)) = (self.avg_latent.as_mut(), w.latent.as_ref()) {
-            for (a, x) in al.iter_mut().zip(l) {
-                *a += (x - *a) * inv;
-            }
-        }
-        self.steps_in += 1;
-    }
-
-    fn dist(&self, w: &[f64]) -> f64 {
-        self.min_points
-            .iter()
-            .map(|p| p.iter().zip(w).map(|(a, b)| (a - b) * (a - b)).sum::<f64>().sqrt())
-            .fold(f64::INFINITY, f64::min)
-    }
-
-    fn row(&mut self, step: u64, w: &Weights<f64>, mean_f: Option<f64>, p_min: Option<f64>) {
-        let gap = |x: &[f64]| self.f.value(x) - self.f_min;
-        let changed = w.deployed.iter().zip(&self.prev).filter(|(a, b)| a != b).count();
-        let n = self.steps_in;
-        let row = Row {
-            step,
-            epoch: f64::NAN,
-            lr: self.alpha,
-            loss: self.f.value(&w.deployed),
-            gap: gap(&w.deployed),
-            gap_latent: w.latent.as_deref().map(gap),
-            gap_avg: gap(&self.avg),
-            gap_avg_latent: self.avg_latent.as_deref().map(gap),
-            dist: self.dist(&w.deployed),
-            dist_latent: w.latent.as_deref().map(|l| self.dist(l)),
-            changed_frac: changed as f64 / w.deployed.len() as f64,
-            subcell_frac: None,
-            grad_norm: (n > 0).then(|| (self.grad_sq / n as f64).sqrt()),
-            bound: None,
-            mean_f,
-            p_min,
-        };
-        self.prev.copy_from_slice(&w.deployed);
-        (self.grad_sq, self.steps_in) = (0.0, 0);
-        self.rows.push(row);
-    }
+        failure,
+    }))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::markov;
     use crate::method::Rounding;
+    use crate::toy::markov;
 
     fn wave() -> (Landscape, ToyGrid) {
         (Landscape::WAVE, ToyGrid::new(0.25, 5.0))
@@ -280,7 +255,7 @@ mod tests {
             w0: Some(vec![0.3]),
             log_every: 0,
         };
-        let r = run(&f, &g, &spec);
+        let r = run(&f, &g, &spec, &mut Vec::new(), &AtomicBool::new(false)).unwrap().unwrap();
         assert_eq!(r.visits[g.coord_index(&g.lattice(), 0.25)], 10);
         assert!((r.mean_f - f.value(&[0.3])).abs() < 1e-6);
     }
@@ -310,7 +285,7 @@ mod tests {
     fn sr_histogram_matches_the_exact_stationary_distribution() {
         let (f, g) = wave();
         let c = markov::build(&f, &g, 0.02, 4.0);
-        let pi = markov::stationary(&c).pi;
+        let pi = markov::stationary(&c).unwrap().pi;
         let steps = 10_000_000u64;
         let runs: Vec<SimResult> = std::thread::scope(|sc| {
             let hs: Vec<_> = [11u64, 12]
@@ -353,7 +328,7 @@ mod tests {
         let mut sr_f = vec![];
         for (alpha, steps) in [(0.02, 4_000_000u64), (0.001, 16_000_000)] {
             let c = markov::build(&f, &g, alpha, 4.0);
-            let pi = markov::stationary(&c).pi;
+            let pi = markov::stationary(&c).unwrap().pi;
             let exact = markov::mean_value(&c, &pi);
             let sd = (markov::asymptotic_variance(&c, &pi, &c.values) / steps as f64).sqrt();
             let r = simulate(&f, &g, Method::Sr, alpha, 4.0, 1, steps + 100_000, 100_000, 5);
@@ -384,10 +359,10 @@ mod tests {
             w0: Some(vec![1.0, -1.0]),
             log_every: 0,
         };
-        let b = run(&f, &g, &spec(bc));
-        let s = run(&f, &g, &spec(Method::Sr));
+        let b = run(&f, &g, &spec(bc), &mut Vec::new(), &AtomicBool::new(false)).unwrap().unwrap();
+        let s = run(&f, &g, &spec(Method::Sr), &mut Vec::new(), &AtomicBool::new(false)).unwrap().unwrap();
         let c = markov::build(&f, &g, 0.002, 4.0);
-        let pi = markov::stationary(&c).pi;
+        let pi = markov::stationary(&c).unwrap().pi;
         let (pmin, ef) = (markov::prob_at_minimiser(&c, &pi), markov::mean_value(&c, &pi));
         assert!(b.frac_at_min > 0.7 && b.mean_f < 0.05, "BC {} {}", b.frac_at_min, b.mean_f);
         assert!(

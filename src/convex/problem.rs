@@ -1,11 +1,9 @@
-//! Problems: parameters as one flat vector, loss and gradient on a batch, and the exact
-//! optimum where one exists. Problems know nothing of training methods.
-
-pub mod least_squares;
-pub mod logistic;
+//! A convex problem: parameters as one flat vector, loss and gradient on a batch, and the
+//! exact optimum. Problems know nothing of training methods.
 
 use ndarray::Array2;
 
+use super::{least_squares, logistic};
 use crate::linalg::{axpy, dot};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -121,6 +119,20 @@ impl ConvexProblem {
         // logistic: F is evaluated and the gap is the difference.
         let gap = self.gap(w);
         (self.f_star + gap, gap)
+    }
+}
+
+impl crate::metrics::Objective for ConvexProblem {
+    fn value(&self, w: &[f64]) -> (f64, f64) {
+        ConvexProblem::value(self, w)
+    }
+
+    fn gap(&self, w: &[f64]) -> f64 {
+        ConvexProblem::gap(self, w)
+    }
+
+    fn dist(&self, w: &[f64]) -> f64 {
+        ConvexProblem::dist(self, w)
     }
 }
 

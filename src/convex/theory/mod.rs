@@ -12,7 +12,7 @@
 //! BC with nearest rounding is not covered (its rounding error is biased), so its bound
 //! is reported with `covered = false`. Bounds are on the averaged iterate (BC: averaged
 //! latent weights); G is the measured sup of the mean squared minibatch gradient norm
-//! over windows of `train::G_WINDOW` steps (independent of logging), and where a box
+//! over windows of `trainer::G_WINDOW` steps (independent of logging), and where a box
 //! domain is set, the a-priori bound over the box is reported too (`g_box`). Only plain
 //! SGD directions are covered: momentum and Adam runs get no bound.
 
@@ -20,11 +20,12 @@ pub mod bounds;
 
 use serde::{Deserialize, Serialize};
 
+use super::trainer::Measured;
+use super::{ConvexProblem, Loss};
 use crate::config::{ConvexLr, RunSpec};
 use crate::method::{Method, Rounding};
+use crate::metrics::Row;
 use crate::optim::{OptimKind, Schedule};
-use crate::problems::{ConvexProblem, Loss};
-use crate::train::{Measured, Row};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -71,8 +72,16 @@ pub struct RunTheory {
 }
 
 impl RunTheory {
-    /// Analyse a finished run. Needs the rows for the measured G, D and r0.
-    pub fn analyse(spec: &RunSpec, p: &ConvexProblem, rows: &[Row], w_final: &[f64], m: &Measured) -> RunTheory {
+    /// Analyse a finished run from its first and last rows (r0, the final step size and
+    /// gap), its final weights and what was measured along it (G, D).
+    pub fn analyse(
+        spec: &RunSpec,
+        p: &ConvexProblem,
+        first: &Row,
+        last: &Row,
+        w_final: &[f64],
+        m: &Measured,
+    ) -> RunTheory {
         let d = p.dim();
         let latent = matches!(spec.method, Method::Bc { .. });
         let dist = |r: &Row| if latent { r.dist_latent.unwrap_or(r.dist) } else { r.dist };
@@ -113,10 +122,9 @@ impl RunTheory {
             Method::Bc { rounding, .. } => (floor_bc, rounding == Rounding::Stochastic),
             Method::R => (None, false),
         };
-        let alpha0 = crate::train::alpha0(spec, p);
-        let r0 = rows.first().map(dist).unwrap_or(f64::NAN);
-        let last = rows.last();
-        let lr_final = last.map(|r| r.lr).unwrap_or(alpha0);
+        let alpha0 = super::trainer::alpha0(spec, p);
+        let r0 = dist(first);
+        let lr_final = last.lr;
         let (stall_ratio, stall_gap_bound) = match (spec.method, delta) {
             (Method::R, Some(dl)) => {
                 let mut g = vec![0.0; d];
@@ -127,8 +135,7 @@ impl RunTheory {
             }
             _ => (None, None),
         };
-        let measured_final =
-            last.map(|r| if latent { r.gap_avg_latent.unwrap_or(r.gap_avg) } else { r.gap_avg }).unwrap_or(f64::NAN);
+        let measured_final = if latent { last.gap_avg_latent.unwrap_or(last.gap_avg) } else { last.gap_avg };
         let mut th = RunTheory {
             d,
             delta,
@@ -147,7 +154,7 @@ impl RunTheory {
             kind,
             floor,
             covered: proven && kind != BoundKind::None && p.mu > 0.0,
-            steps: last.map(|r| r.step).unwrap_or(0),
+            steps: last.step,
             bound_final: None,
             measured_final,
             violated: None,

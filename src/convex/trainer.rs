@@ -1,70 +1,33 @@
-//! One run: the step loop, the metrics, and divergence detection.
+//! One convex run: the step loop, its metrics rows, and what the theory measures along it.
+
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use rand::{Rng, RngExt};
 use rand_distr::StandardNormal;
 use rand_xoshiro::Xoshiro256PlusPlus;
 
+use super::ConvexProblem;
 use crate::config::{Init, RunSpec, Sampling};
 use crate::method::{Bounds, Method, Weights};
+use crate::metrics::{Recorder, Row, RowAt, RowSink};
 use crate::optim::Optimizer;
-use crate::problems::ConvexProblem;
 use crate::quant::{Grid, Lattice};
 use crate::rng::{below, draw, seeded};
 
-/// One metrics.csv row. `None` is an empty cell (the quantity does not apply).
-#[derive(Clone, Debug, PartialEq)]
-pub struct Row {
-    pub step: u64,
-    pub epoch: f64,
-    pub lr: f64,
-    pub loss: f64,
-    pub gap: f64,
-    pub gap_latent: Option<f64>,
-    pub gap_avg: f64,
-    pub gap_avg_latent: Option<f64>,
-    pub dist: f64,
-    pub dist_latent: Option<f64>,
-    pub changed_frac: f64,
-    pub subcell_frac: Option<f64>,
-    pub grad_norm: Option<f64>,
-    /// The theory's bound on E[F(w_bar_t) - F*] for this run (see `theory`), filled in
-    /// after the run because it uses the measured G.
-    pub bound: Option<f64>,
-    /// Toys only: time average of F at the deployed weights since burn-in.
-    pub mean_f: Option<f64>,
-    /// Toys only: fraction of the steps since burn-in spent at a global grid minimiser.
-    pub p_min: Option<f64>,
-}
-
-pub const METRICS_COLUMNS: &[&str] = &[
-    "step",
-    "epoch",
-    "lr",
-    "loss",
-    "gap",
-    "gap_latent",
-    "gap_avg",
-    "gap_avg_latent",
-    "dist",
-    "dist_latent",
-    "changed_frac",
-    "subcell_frac",
-    "grad_norm",
-    "bound",
-    "mean_f",
-    "p_min",
-];
-
 pub struct Outcome {
-    pub rows: Vec<Row>,
     /// Why the run failed (divergence), if it did.
     pub failure: Option<String>,
+    /// Stopped early because the sweep was interrupted.
+    pub abandoned: bool,
     /// The last step at which any deployed weight changed (0: never).
     pub last_change: u64,
     /// The weights at the end of the run.
     pub weights: Weights<f64>,
     /// Measured along every step, independent of logging (for the theory).
     pub measured: Measured,
+    /// The first and the last row written.
+    pub first: Row,
+    pub last: Row,
 }
 
 /// Steps per window over which E||g||^2 is estimated for the measured G.
@@ -130,16 +93,13 @@ pub struct Trainer<'a> {
     batch: Vec<usize>,
     g: Vec<f64>,
     pub w: Weights<f64>,
-    /// Uniform average of the iterates w_1..w_t (and of BC's latent ones).
-    pub avg: Vec<f64>,
-    pub avg_latent: Option<Vec<f64>>,
+    rec: Recorder,
     /// Steps taken so far.
     pub t: u64,
     /// The step size of the last step.
     pub lr: f64,
     pub last_change: u64,
     alpha0: f64,
-    interval: Interval,
     g2_window: f64,
     g2_sup: f64,
     dist2_max: f64,
@@ -172,33 +132,28 @@ impl<'a> Trainer<'a> {
             }
         };
         let w = spec.method.init(w0, &lat, bounds, draw(spec.seeds.rounding, 0));
-        Trainer {
+        let alpha0 = alpha0(spec, problem);
+        let mut tr = Trainer {
             spec,
             problem,
             lat,
             bounds,
             opt: Optimizer::new(spec.optim, d),
-            sampler: Sampler::new(spec.seeds.batches, problem.samples(), spec.convex().sampling),
+            sampler: Sampler::new(spec.seeds.batches, problem.samples(), cs.sampling),
             batch: vec![0; spec.batch],
             g: vec![0.0; d],
-            avg: w.deployed.clone(),
-            avg_latent: w.latent.clone(),
+            rec: Recorder::new(&w, true),
             w,
             t: 0,
-            lr: spec.schedule.lr(alpha0(spec, problem), 0),
-            alpha0: alpha0(spec, problem),
+            lr: spec.schedule.lr(alpha0, 0),
+            alpha0,
             last_change: 0,
-            interval: Interval::default(),
             g2_window: 0.0,
             g2_sup: 0.0,
             dist2_max: 0.0,
-        }
-        .with_initial_distance()
-    }
-
-    fn with_initial_distance(mut self) -> Self {
-        self.track_distance();
-        self
+        };
+        tr.track_distance();
+        tr
     }
 
     /// One optimizer step: minibatch, gradient at the deployed weights, direction,
@@ -209,7 +164,7 @@ impl<'a> Trainer<'a> {
         self.sampler.fill(self.problem.samples(), &mut self.batch);
         self.problem.grad_batch(&self.w.deployed, &self.batch, &mut self.g);
         let g2 = crate::linalg::norm2(&self.g);
-        self.interval.grad_sq += g2;
+        self.rec.gradient(g2);
         self.g2_window += g2;
         if (t + 1) % G_WINDOW == 0 {
             self.g2_sup = self.g2_sup.max(self.g2_window / G_WINDOW as f64);
@@ -222,17 +177,7 @@ impl<'a> Trainer<'a> {
         if st.changed > 0 {
             self.last_change = t + 1;
         }
-        self.interval.subcell += st.subcell;
-        self.interval.steps += 1;
-        let inv = 1.0 / (t + 1) as f64;
-        for (a, x) in self.avg.iter_mut().zip(&self.w.deployed) {
-            *a += (x - *a) * inv;
-        }
-        if let (Some(al), Some(l)) = (self.avg_latent.as_mut(), self.w.latent.as_ref()) {
-            for (a, x) in al.iter_mut().zip(l) {
-                *a += (x - *a) * inv;
-            }
-        }
+        self.rec.step(&self.w, t, st.subcell);
         self.track_distance();
         self.t = t + 1;
     }
@@ -251,84 +196,45 @@ impl<'a> Trainer<'a> {
     }
 
     /// The metrics row at the current point; starts a new logging interval.
-    fn row(&mut self, prev: &mut [f64]) -> Row {
-        let ctx = RowContext { problem: self.problem, method: self.spec.method, batch: self.spec.batch };
-        let iv = std::mem::take(&mut self.interval);
-        ctx.row(self.t, &self.w, &self.avg, &self.avg_latent, self.lr, iv, prev)
+    pub fn row(&mut self) -> Row {
+        let epoch = self.t as f64 * self.spec.batch as f64 / self.problem.samples() as f64;
+        let at = RowAt { step: self.t, epoch: Some(epoch), lr: self.lr, mean_f: None, p_min: None };
+        self.rec.row(self.problem, &self.w, at, self.spec.method.is_quantized())
     }
 }
 
-/// Run one configuration to the end (or to divergence).
-pub fn train(spec: &RunSpec, problem: &ConvexProblem) -> Outcome {
+/// Steps between two looks at the interrupt flag (a few microseconds of work each).
+const CHECK_EVERY: u64 = 1 << 12;
+
+/// Run one configuration to the end (or to divergence, or until `abandon` is set), a row
+/// at step 0, every `log_every` steps and at the last step.
+pub fn train(
+    spec: &RunSpec,
+    problem: &ConvexProblem,
+    rows: &mut impl RowSink<Row>,
+    abandon: &AtomicBool,
+) -> std::io::Result<Outcome> {
     let mut tr = Trainer::new(spec, problem);
-    let mut prev = tr.w.deployed.clone();
-    let mut rows = vec![tr.row(&mut prev)];
+    let first = tr.row();
+    rows.push(&first)?;
+    let mut last = first.clone();
+    let mut failure = None;
+    let mut abandoned = false;
     while tr.t < spec.steps {
+        if tr.t % CHECK_EVERY == 0 && abandon.load(Ordering::Relaxed) {
+            abandoned = true;
+            break;
+        }
         tr.step();
         if tr.t % spec.log_every == 0 || tr.t == spec.steps {
-            let row = tr.row(&mut prev);
-            let (finite, loss) = (row.loss.is_finite() && row.gap_latent.is_none_or(f64::is_finite), row.loss);
-            rows.push(row);
-            if !finite {
-                let failure = Some(format!("diverged: loss = {loss} at step {}", tr.t));
-                let measured = tr.measured();
-                return Outcome { rows, failure, last_change: tr.last_change, weights: tr.w, measured };
+            last = tr.row();
+            rows.push(&last)?;
+            failure = last.divergence();
+            if failure.is_some() {
+                break;
             }
         }
     }
     let measured = tr.measured();
-    Outcome { rows, failure: None, last_change: tr.last_change, weights: tr.w, measured }
-}
-
-/// Sums over the steps since the previous row.
-#[derive(Default)]
-struct Interval {
-    grad_sq: f64,
-    subcell: usize,
-    steps: u64,
-}
-
-struct RowContext<'a> {
-    problem: &'a ConvexProblem,
-    method: Method,
-    batch: usize,
-}
-
-impl RowContext<'_> {
-    #[allow(clippy::too_many_arguments)]
-    fn row(
-        &self,
-        t: u64,
-        w: &Weights<f64>,
-        avg: &[f64],
-        avg_latent: &Option<Vec<f64>>,
-        lr: f64,
-        iv: Interval,
-        prev: &mut [f64],
-    ) -> Row {
-        let p = self.problem;
-        let (d, m) = (p.dim() as f64, p.samples() as f64);
-        let (loss, gap) = p.value(&w.deployed);
-        let changed = w.deployed.iter().zip(prev.iter()).filter(|(a, b)| a != b).count();
-        prev.copy_from_slice(&w.deployed);
-        let n = iv.steps as f64;
-        Row {
-            step: t,
-            epoch: t as f64 * self.batch as f64 / m,
-            lr,
-            loss,
-            gap,
-            gap_latent: w.latent.as_ref().map(|l| p.gap(l)),
-            gap_avg: p.gap(avg),
-            gap_avg_latent: avg_latent.as_ref().map(|l| p.gap(l)),
-            dist: p.dist(&w.deployed),
-            dist_latent: w.latent.as_ref().map(|l| p.dist(l)),
-            changed_frac: changed as f64 / d,
-            subcell_frac: (self.method.is_quantized() && iv.steps > 0).then(|| iv.subcell as f64 / (n * d)),
-            grad_norm: (iv.steps > 0).then(|| (iv.grad_sq / n).sqrt()),
-            bound: None,
-            mean_f: None,
-            p_min: None,
-        }
-    }
+    Ok(Outcome { failure, abandoned, last_change: tr.last_change, weights: tr.w, measured, first, last })
 }

@@ -1,0 +1,109 @@
+//! The network family: a ReLU network trained on a real image data set, one metrics row
+//! per epoch and the per-layer weight flips.
+
+use std::sync::Arc;
+
+use super::train::{self, LayerRow, NetData, NetRow, LAYERS_COLUMNS, LAYERS_FILE, METRICS_COLUMNS};
+use super::{Layout, MlpSpec};
+use crate::config::{NetSpec, ProblemSpec, RunSpec};
+use crate::data::dataset::Split;
+use crate::family::{Cost, Family, Instance, Measure, RunContext, RunEnd, Table, TableColumn};
+use crate::output::summary::METRICS_FILE;
+use crate::output::table::{percent, seeds};
+
+fn net(run: &RunSpec) -> &NetSpec {
+    match &run.problem {
+        ProblemSpec::Net(n) => n,
+        _ => panic!("run {} is not a network run", run.id),
+    }
+}
+
+pub struct NetFamily;
+
+impl Family for NetFamily {
+    fn name(&self) -> &'static str {
+        "network"
+    }
+
+    fn instance_key(&self, run: &RunSpec) -> Option<String> {
+        let n = net(run);
+        Some(format!("{:?}|{}|{:?}|{:?}", n.dataset, n.data_dir.display(), n.train_size, n.test_size))
+    }
+
+    fn preflight(&self, run: &RunSpec) -> Result<Cost, String> {
+        let n = net(run);
+        for split in [Split::Train, Split::Test] {
+            for f in n.dataset.files(&n.data_dir, split) {
+                crate::data::idx::locate(&f).map_err(|e| format!("problem.dataset = {:?}: {e}", n.dataset.as_str()))?;
+            }
+        }
+        let features = n.dataset.features();
+        let layout = Layout::new(MlpSpec {
+            input: features,
+            hidden: vec![n.width; n.depth],
+            classes: n.dataset.num_classes(),
+            batch_norm: n.batch_norm,
+        })?;
+        let (train_n, test_n) = (n.train_size.unwrap_or(60_000) as f64, n.test_size.unwrap_or(10_000) as f64);
+        let params = layout.len() as f64;
+        let acts = (run.batch * n.width * n.depth) as f64;
+        Ok(Cost {
+            // Weights, latent, gradient, two optimizer moments, the previous epoch's and an
+            // evaluation copy; activations, BN inputs and deltas.
+            run_bytes: (4.0 * (7.0 * params + 4.0 * acts)) as u64,
+            instance_bytes: (4.0 * (train_n + test_n) * features as f64) as u64,
+            work: 3.0 * n.epochs as f64 * train_n * layout.macs_per_sample() as f64,
+            rows: n.epochs + 1,
+        })
+    }
+
+    fn build(&self, run: &RunSpec) -> Result<Instance, String> {
+        train::load(net(run)).map(|d| Arc::new(d) as Instance)
+    }
+
+    fn run(&self, run: &RunSpec, instance: Option<&Instance>, ctx: &RunContext) -> std::io::Result<RunEnd> {
+        let data: &NetData = instance.and_then(|i| i.downcast_ref()).expect("the engine passes a network run its data");
+        let mut rows = ctx.files.csv::<NetRow>(METRICS_FILE, METRICS_COLUMNS)?;
+        let mut layers = ctx.files.csv::<LayerRow>(LAYERS_FILE, LAYERS_COLUMNS)?;
+        let Ok(failure) = train::train(run, net(run), data, ctx.par, &mut rows, &mut layers, ctx.abandon)? else {
+            return Ok(RunEnd::abandoned());
+        };
+        rows.finish()?;
+        layers.finish()?;
+        Ok(RunEnd::of(failure))
+    }
+
+    fn complete(&self, run: &RunSpec, _last_step: u64, rows: usize) -> bool {
+        // A row at step 0 and one after each epoch.
+        rows as u64 == net(run).epochs + 1
+    }
+
+    fn threads_inside(&self) -> bool {
+        true
+    }
+
+    fn measures(&self) -> &'static [Measure] {
+        const M: &[Measure] = &[
+            // Over the last epoch's batches, in training mode.
+            Measure { name: "train_error", of: |r| r.metrics.last("train_error") },
+            // At the deployed weights after the last epoch.
+            Measure { name: "test_error", of: |r| r.metrics.last("test_error") },
+            // At BC's latent weights.
+            Measure { name: "test_error_latent", of: |r| r.metrics.last("test_error_latent") },
+        ];
+        M
+    }
+
+    fn table(&self) -> &'static Table {
+        const T: Table = Table {
+            caption: "networks, per configuration, mean ± 95% CI over seeds: error rates after the last epoch",
+            columns: &[
+                TableColumn { header: "n", cell: seeds },
+                TableColumn { header: "test error", cell: |g| percent(g.measure("test_error")) },
+                TableColumn { header: "test error (bc latent)", cell: |g| percent(g.measure("test_error_latent")) },
+                TableColumn { header: "train error", cell: |g| percent(g.measure("train_error")) },
+            ],
+        };
+        &T
+    }
+}
