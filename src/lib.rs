@@ -15,6 +15,7 @@ pub mod problems;
 pub mod quant;
 pub mod real;
 pub mod rng;
+pub mod slurm;
 pub mod sweep;
 pub mod theory;
 pub mod toy;

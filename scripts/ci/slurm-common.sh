@@ -7,13 +7,18 @@
 #                    added_file PATH     a file slurm-up created (removed if it still has our marker)
 #                    added_dir PATH      a folder slurm-up created (removed if empty, /run/munge whole)
 #                    started NAME PIDFILE  a daemon slurm-up started (NAME = its /proc/PID/comm)
-#                    installed_pkg PKG   a package that was not installed before (purged only on --purge)
+#                    installed_pkg PKG   a package that was not installed before (purged only by
+#                                        slurm-down --purge; a plain slurm-down keeps the list in
+#                                        $QNET_SLURM_DIR.packages for the next slurm-up or --purge)
 #   env            `export SLURM_CONF=...`: source it before any Slurm client
 #   etc/slurm.conf the configuration (also copied to /etc/slurm/slurm.conf when that is free)
 #   state.d/ spool/ run/ log/ munge/   slurmctld state, slurmd spool, PID files, logs, munged files
 
 QNET_SLURM_DIR=${QNET_SLURM_DIR:-/tmp/qnet-slurm-ci}
 STATE_FILE=$QNET_SLURM_DIR/state
+# The packages slurm-up installed outlive a plain slurm-down (reinstalling costs ~15 s): their
+# names wait here for the next slurm-up's state file, or for slurm-down --purge.
+PKG_FILE=$QNET_SLURM_DIR.packages
 # Written into every file we create, so that we never remove a file someone else put there.
 MARKER="written by qnet-exp scripts/ci/slurm-up.sh"
 # Our cluster's name; job processes carry it as SLURM_CLUSTER_NAME in their environment.
@@ -35,7 +40,9 @@ live_pid() {
     [[ -r $pidfile ]] || return 0
     pid=$(tr -dc '0-9' <"$pidfile")
     [[ -n $pid && -r /proc/$pid/comm ]] || return 0
-    [[ $(cat "/proc/$pid/comm" 2>/dev/null) == "$name" ]] && echo "$pid"
+    [[ $(cat "/proc/$pid/comm" 2>/dev/null) == "$name" ]] || return 0
+    # A zombie (not yet reaped) is as good as gone.
+    [[ $(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) == Z ]] || echo "$pid"
     return 0
 }
 
@@ -58,7 +65,7 @@ stop_daemons() {
         alive=0
         for k in "${!pids[@]}"; do
             [[ -n ${pids[k]} ]] || continue
-            if [[ $(cat "/proc/${pids[k]}/comm" 2>/dev/null) == "${names[k]}" ]]; then
+            if [[ -n $(live_pid "${names[k]}" <(echo "${pids[k]}")) ]]; then
                 alive=1
             else
                 log "${names[k]}: stopped (pid ${pids[k]})"

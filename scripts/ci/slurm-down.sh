@@ -3,7 +3,8 @@
 # the files and folders it added, then its state folder.
 #
 #   scripts/ci/slurm-down.sh            # as root
-#   scripts/ci/slurm-down.sh --purge    # also purge the packages slurm-up installed
+#   scripts/ci/slurm-down.sh --purge    # also purge the packages slurm-up installed (~10 s;
+#                                       # without it they stay, listed in /tmp/qnet-slurm-ci.packages)
 #   QNET_SLURM_KEEP_LOGS=DIR scripts/ci/slurm-down.sh   # copy the daemon logs to DIR first
 #
 # Reads $QNET_SLURM_DIR/state (default /tmp/qnet-slurm-ci/state); touches nothing that is
@@ -21,8 +22,26 @@ for a in "$@"; do
     esac
 done
 [[ $(id -u) == 0 ]] || die "slurm-down.sh must run as root"
+# The packages slurm-up installed: in the state file, or kept from earlier in $PKG_FILE.
+our_pkgs() {
+    local f
+    for f in "$STATE_FILE" "$PKG_FILE"; do
+        [[ ! -f $f ]] || awk '$1 == "installed_pkg" {print $2}' "$f"
+    done | sort -u | tr '\n' ' '
+}
+purge_pkgs() {
+    local pkgs
+    pkgs=$(our_pkgs)
+    if [[ -n ${pkgs// /} ]]; then
+        log "purging the packages slurm-up installed: $pkgs"
+        # shellcheck disable=SC2086
+        DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq $pkgs >/dev/null 2>&1 || log "warning: apt-get purge failed"
+    fi
+    rm -f "$PKG_FILE"
+}
 if [[ ! -f $STATE_FILE ]]; then
     log "no $STATE_FILE: nothing of ours to stop"
+    ((PURGE == 0)) || purge_pkgs
     exit 0
 fi
 T0=$(now_ms)
@@ -38,7 +57,10 @@ if [[ -n $(live_pid slurmctld "$(pidfile_of slurmctld)") ]]; then
         log "cancelling jobs: $jobs"
         # shellcheck disable=SC2086
         scancel $jobs || true
-        wait_until 30 test -z "$(squeue -h -o %A 2>/dev/null)" || log "warning: jobs still listed after 30 s: $(squeue -h 2>&1 | head -5)"
+        # Without slurmd nobody reports the jobs gone: the process sweep below ends them.
+        wait_s=30
+        [[ -n $(live_pid slurmd "$(pidfile_of slurmd)") ]] || wait_s=2
+        wait_until $wait_s test -z "$(squeue -h -o %A 2>/dev/null)" || log "warning: jobs still listed after $wait_s s: $(squeue -h 2>&1 | head -5)"
     fi
 fi
 
@@ -50,22 +72,42 @@ for d in slurmd slurmctld; do
 done
 ((${#args[@]} == 0)) || stop_daemons "${args[@]}"
 
-# A job step whose slurmd died can survive it: find any process left of a job of our
-# cluster (its environment names the cluster) and end it, by PID.
+# A job whose slurmd died survives it (slurmstepd and the job's processes). Find any
+# process left of our cluster and end it by PID: a slurmstepd of ours runs in the folder
+# slurmd chdir'ed to (its log folder, under $QNET_SLURM_DIR; its environment is overwritten
+# by its process title, and it ignores TERM), job processes carry
+# SLURM_CLUSTER_NAME=qnetci. Never our own ancestors.
+ancestors=" $$ "
+a=$$
+while [[ $a -gt 1 ]]; do
+    a=$(awk '/^PPid:/ {print $2}' "/proc/$a/status" 2>/dev/null || echo 1)
+    ancestors+="$a "
+done
+ours() {
+    [[ $ancestors == *" $1 "* ]] && return 1
+    [[ $(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) == Z ]] && return 1
+    local cwd
+    cwd=$(readlink "/proc/$1/cwd" 2>/dev/null) || cwd=
+    [[ $cwd == "$QNET_SLURM_DIR"/* && $(cat "/proc/$1/comm" 2>/dev/null) == slurmstepd ]] && return 0
+    { tr '\0' '\n' <"/proc/$1/environ"; } 2>/dev/null | grep -qx "SLURM_CLUSTER_NAME=$CLUSTER_NAME"
+}
 left=()
-for env in /proc/[0-9]*/environ; do
-    pid=${env#/proc/}
-    pid=${pid%/environ}
-    [[ $pid == "$$" || $pid == "$PPID" ]] && continue
-    if { tr '\0' '\n' <"$env"; } 2>/dev/null | grep -qx "SLURM_CLUSTER_NAME=$CLUSTER_NAME"; then
-        left+=("$pid")
-    fi
+for p in /proc/[0-9]*; do
+    pid=${p#/proc/}
+    if ours "$pid"; then left+=("$pid"); fi
 done
 if ((${#left[@]})); then
-    log "ending ${#left[@]} leftover job processes: ${left[*]}"
+    log "ending ${#left[@]} leftover job processes: ${left[*]} ($(for p in "${left[@]}"; do cat /proc/$p/comm 2>/dev/null; done | tr '\n' ' '))"
     kill -TERM "${left[@]}" 2>/dev/null || true
-    sleep 1
-    kill -KILL "${left[@]}" 2>/dev/null || true
+    for ((i = 0; i < 30; i++)); do
+        alive=0
+        for p in "${left[@]}"; do if ours "$p"; then alive=1; fi; done
+        ((alive)) || break
+        sleep 0.1
+    done
+    for p in "${left[@]}"; do
+        if ours "$p"; then kill -KILL "$p" 2>/dev/null || true; fi
+    done
 fi
 
 pf=$(pidfile_of munged)
@@ -96,13 +138,15 @@ while read -r d; do
 done < <(records added_dir)
 
 # ---- packages (only with --purge) ----------------------------------------------------------
-pkgs=$(records installed_pkg | tr '\n' ' ')
-if ((PURGE)) && [[ -n ${pkgs// /} ]]; then
-    log "purging the packages slurm-up installed: $pkgs"
-    # shellcheck disable=SC2086
-    DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq $pkgs >/dev/null 2>&1 || log "warning: apt-get purge failed"
-elif [[ -n ${pkgs// /} ]]; then
-    log "packages installed by slurm-up are kept ($pkgs); --purge removes them"
+if ((PURGE)); then
+    purge_pkgs
+else
+    pkgs=$(our_pkgs)
+    if [[ -n ${pkgs// /} ]]; then
+        printf 'installed_pkg %s\n' $pkgs >"$PKG_FILE.new"
+        mv "$PKG_FILE.new" "$PKG_FILE"
+        log "packages installed by slurm-up are kept ($pkgs); 'slurm-down.sh --purge' removes them (listed in $PKG_FILE)"
+    fi
 fi
 
 if [[ -n ${QNET_SLURM_KEEP_LOGS:-} ]]; then

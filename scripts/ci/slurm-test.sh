@@ -106,22 +106,24 @@ dump_logs() {
 }
 
 finish() {
-    local rc=$?
+    local rc=$? verdict
     # Never leave our jobs behind.
     if [[ -n $ARRAY_ID$SUMMARY_ID ]] && [[ -n $(squeue -h -j "${ARRAY_ID:-0},${SUMMARY_ID:-0}" -o %i 2>/dev/null) ]]; then
         scancel ${ARRAY_ID:+"$ARRAY_ID"} ${SUMMARY_ID:+"$SUMMARY_ID"} 2>/dev/null || true
     fi
     if [[ $RESULT == PASS ]]; then
         if [[ ${KEEP:-0} == 1 ]]; then echo "work folder kept: $WORK"; else rm -rf "$WORK"; fi
+        verdict="slurm-test: PASS (array $(elapsed "$T_SUBMIT" "$T_ARRAY") s, array + summarize $(elapsed "$T_SUBMIT" "$T_SUMMARY") s, whole test $(elapsed "$T0" "$(now_ms)") s)"
     else
         dump_logs
         echo "work folder kept for inspection: $WORK"
-        echo "slurm-test: FAIL ($(elapsed "$T0" "$(now_ms)") s)"
         ((rc != 0)) || rc=1
+        verdict="slurm-test: FAIL ($(elapsed "$T0" "$(now_ms)") s)"
     fi
     if ((UP_DOWN)); then
         "$HERE/slurm-down.sh" || rc=1
     fi
+    echo "$verdict"
     exit $rc
 }
 trap finish EXIT
@@ -250,7 +252,7 @@ drop_wall() {
 }
 entries() { (cd "$1" && find . -mindepth 1 -maxdepth 1 -printf '%y %P\n' | sort); }
 
-diff -u <(entries "$B") <(entries "$A") >>"$DIFFS" || note "^ entries of the sweep folder differ (local vs slurm)"
+diff -u --label local --label slurm <(entries "$B") <(entries "$A") >>"$DIFFS" || note "^ entries of the sweep folder differ (local vs slurm)"
 n=$(cd "$A" && find . -mindepth 1 -maxdepth 1 -type d ! -name '.*' | wc -l)
 ((n == NRUNS)) || note "slurm sweep folder has $n run folders, plan says $NRUNS"
 tmps=$(cd "$A" && find . -name '.tmp-*' -o -name '*.tmp-*')
@@ -258,7 +260,7 @@ tmps=$(cd "$A" && find . -name '.tmp-*' -o -name '*.tmp-*')
 if [[ -f $A/runs.csv && -f $B/runs.csv ]]; then
     rows=$(($(wc -l <"$A/runs.csv") - 1))
     ((rows == NRUNS)) || note "slurm runs.csv has $rows rows, plan says $NRUNS"
-    diff -u <(drop_wall "$B/runs.csv") <(drop_wall "$A/runs.csv") >>"$DIFFS" || note "^ runs.csv (without wall_s) differs"
+    diff -u --label local/runs.csv --label slurm/runs.csv <(drop_wall "$B/runs.csv") <(drop_wall "$A/runs.csv") >>"$DIFFS" || note "^ runs.csv (without wall_s) differs"
 else
     note "runs.csv missing"
 fi
@@ -291,4 +293,3 @@ echo "compared:   runs.csv (without wall_s), summary.csv, fits.csv and $checked 
 echo "----- summarize job log"
 cat "$LOGS"/qnet-e2e-summarize-*.out
 RESULT=PASS
-echo "slurm-test: PASS (array $(elapsed "$T_SUBMIT" "$T_ARRAY") s, array + summarize $(elapsed "$T_SUBMIT" "$T_SUMMARY") s, whole test $(elapsed "$T0" "$(now_ms)") s)"

@@ -39,6 +39,8 @@ if [[ -f $STATE_FILE ]]; then
         exit 0
     fi
     log "a previous slurm-up left a cluster that is not fully up: tearing it down first"
+    # Keep the record of the packages it installed, for a later slurm-down --purge.
+    carried=$(grep '^installed_pkg ' "$STATE_FILE" || true)
     "$HERE/slurm-down.sh"
 fi
 if [[ -e $QNET_SLURM_DIR ]]; then
@@ -51,6 +53,12 @@ trap 'rc=$?; if ((rc != 0)); then echo "slurm-up.sh FAILED (exit $rc); logs in $
 mkdir -p "$QNET_SLURM_DIR"
 chmod 755 "$QNET_SLURM_DIR"
 : >"$STATE_FILE"
+[[ -z ${carried:-} ]] || printf '%s\n' "$carried" >>"$STATE_FILE"
+# Packages an earlier slurm-up installed (kept by a plain slurm-down): still ours to purge.
+if [[ -f $PKG_FILE ]]; then
+    grep '^installed_pkg ' "$PKG_FILE" >>"$STATE_FILE" || true
+    rm -f "$PKG_FILE"
+fi
 mkdir -p "$QNET_SLURM_DIR"/{etc,state.d,spool,run,log,munge}
 log "state folder: $QNET_SLURM_DIR"
 
@@ -74,7 +82,9 @@ if ((${#missing[@]})); then
     t0=$(now_ms)
     apt-get update -qq
     t1=$(now_ms)
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${PKGS[@]}" >"$QNET_SLURM_DIR/log/apt.log" 2>&1 ||
+    apt_install() { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${PKGS[@]}" >>"$QNET_SLURM_DIR/log/apt.log" 2>&1; }
+    # An install interrupted earlier leaves dpkg half-configured: finish that and retry once.
+    apt_install || { DEBIAN_FRONTEND=noninteractive dpkg --configure -a >>"$QNET_SLURM_DIR/log/apt.log" 2>&1; apt_install; } ||
         { tail -30 "$QNET_SLURM_DIR/log/apt.log" >&2; die "apt-get install failed"; }
     t2=$(now_ms)
     T_INSTALL=$((t2 - t0))
@@ -178,11 +188,13 @@ fi
 
 # ---- slurmctld, slurmd --------------------------------------------------------------------
 record started slurmctld "$D/run/slurmctld.pid"
-slurmctld -f "$CONF" || die "slurmctld failed to start; see $D/log/slurmctld.log"
+# QNET_SLURM_CI_DIR marks the daemons' environment, which every slurmstepd inherits:
+# slurm-down finds any step left behind by it.
+QNET_SLURM_CI_DIR=$D slurmctld -f "$CONF" || die "slurmctld failed to start; see $D/log/slurmctld.log"
 wait_until 15 sinfo || { tail -20 "$D/log/slurmctld.log" >&2; die "slurmctld did not answer within 15 s"; }
 log "slurmctld: up (pid $(live_pid slurmctld "$D/run/slurmctld.pid"))"
 record started slurmd "$D/run/slurmd.pid"
-slurmd -f "$CONF" -N localhost || die "slurmd failed to start; see $D/log/slurmd.log"
+QNET_SLURM_CI_DIR=$D slurmd -f "$CONF" -N localhost || die "slurmd failed to start; see $D/log/slurmd.log"
 wait_until 30 node_idle || {
     sinfo -N -l >&2 || true
     tail -20 "$D/log/slurmd.log" "$D/log/slurmctld.log" >&2
