@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034
 # Shared by slurm-up.sh, slurm-down.sh and slurm-test.sh (sourced, not run).
 #
 # Everything the one-node CI cluster needs lives under one folder, $QNET_SLURM_DIR

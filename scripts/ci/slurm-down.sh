@@ -12,6 +12,7 @@
 # /proc/PID/comm, never by name. Safe to call twice, and after a failed slurm-up.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=scripts/ci/slurm-common.sh
 . "$HERE/slurm-common.sh"
 
 PURGE=0
@@ -97,7 +98,7 @@ for p in /proc/[0-9]*; do
     if ours "$pid"; then left+=("$pid"); fi
 done
 if ((${#left[@]})); then
-    log "ending ${#left[@]} leftover job processes: ${left[*]} ($(for p in "${left[@]}"; do cat /proc/$p/comm 2>/dev/null; done | tr '\n' ' '))"
+    log "ending ${#left[@]} leftover job processes: ${left[*]} ($(for p in "${left[@]}"; do cat "/proc/$p/comm" 2>/dev/null; done | tr '\n' ' '))"
     kill -TERM "${left[@]}" 2>/dev/null || true
     for ((i = 0; i < 30; i++)); do
         alive=0
@@ -133,7 +134,7 @@ while read -r d; do
     case $d in
         # Holds only munged's socket, lock and nothing else.
         /run/munge) rm -rf "$d" && log "removed $d" ;;
-        *) rmdir "$d" 2>/dev/null && log "removed $d" || log "left $d: not empty" ;;
+        *) if rmdir "$d" 2>/dev/null; then log "removed $d"; else log "left $d: not empty"; fi ;;
     esac
 done < <(records added_dir)
 
@@ -143,6 +144,7 @@ if ((PURGE)); then
 else
     pkgs=$(our_pkgs)
     if [[ -n ${pkgs// /} ]]; then
+        # shellcheck disable=SC2086
         printf 'installed_pkg %s\n' $pkgs >"$PKG_FILE.new"
         mv "$PKG_FILE.new" "$PKG_FILE"
         log "packages installed by slurm-up are kept ($pkgs); 'slurm-down.sh --purge' removes them (listed in $PKG_FILE)"

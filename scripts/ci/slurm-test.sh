@@ -20,6 +20,7 @@
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
+# shellcheck source=scripts/ci/slurm-common.sh
 . "$HERE/slurm-common.sh"
 
 UP_DOWN=0
@@ -47,7 +48,8 @@ if ((UP_DOWN)); then
     "$HERE/slurm-up.sh"
 fi
 # Clients need SLURM_CONF unless slurm-up could put the config in /etc/slurm.
-[[ -f $QNET_SLURM_DIR/env ]] && . "$QNET_SLURM_DIR/env"
+# shellcheck disable=SC1091
+[[ ! -f $QNET_SLURM_DIR/env ]] || . "$QNET_SLURM_DIR/env"
 command -v sbatch >/dev/null || die "no sbatch: run scripts/ci/slurm-up.sh first"
 sinfo -h >/dev/null 2>&1 || die "Slurm does not answer (sinfo failed): run scripts/ci/slurm-up.sh first"
 
@@ -176,8 +178,8 @@ EOF
     SUMMARY_ID=${SUMMARY_ID%%;*}
 }
 
-# Jobs (of these ids) that are not yet over.
-live_jobs() { squeue -h -j "$1" -t PENDING,RUNNING,SUSPENDED,COMPLETING,CONFIGURING,REQUEUED,RESIZING,SIGNALING,STAGE_OUT -o %i 2>/dev/null; }
+# Jobs (of these ids) that are not yet over; "?" when squeue fails (not over as far as we know).
+live_jobs() { squeue -h -j "$1" -t PENDING,RUNNING,SUSPENDED,COMPLETING,CONFIGURING,REQUEUED,RESIZING,SIGNALING,STAGE_OUT -o %i 2>/dev/null || echo "?"; }
 
 # "ArrayTaskId JobState ExitCode" (or "- JobState ExitCode") per job record of an id.
 job_states() {

@@ -17,6 +17,7 @@
 # script could write it there; `source $QNET_SLURM_DIR/env` (sets SLURM_CONF) always works.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=scripts/ci/slurm-common.sh
 . "$HERE/slurm-common.sh"
 
 PKGS=(slurmctld slurmd slurm-client munge)
@@ -48,6 +49,7 @@ if [[ -e $QNET_SLURM_DIR ]]; then
 fi
 
 # A failed start leaves its state file: tell the caller how to clean up.
+# shellcheck disable=SC2154
 trap 'rc=$?; if ((rc != 0)); then echo "slurm-up.sh FAILED (exit $rc); logs in $QNET_SLURM_DIR/log; undo with scripts/ci/slurm-down.sh" >&2; fi' EXIT
 
 mkdir -p "$QNET_SLURM_DIR"
@@ -94,7 +96,7 @@ if ((${#missing[@]})); then
     fi
     new=$(comm -13 <(echo "$before") <(installed_pkgs))
     for p in $new; do record installed_pkg "$p"; done
-    log "installed $(echo $new | wc -w) packages ($(echo $new)): apt-get update $(elapsed "$t0" "$t1") s, install $(elapsed "$t1" "$t2") s"
+    log "installed $(echo "$new" | wc -w) packages ($(echo "$new" | paste -sd' ')): apt-get update $(elapsed "$t0" "$t1") s, install $(elapsed "$t1" "$t2") s"
 else
     log "packages already installed: ${PKGS[*]}"
 fi
