@@ -16,6 +16,7 @@ pub mod output;
 pub mod quant;
 pub mod real;
 pub mod rng;
+pub mod slurm;
 pub mod sweep;
 pub mod toy;
 

@@ -1,0 +1,297 @@
+#!/usr/bin/env bash
+# End-to-end test of qnet-exp on a real Slurm: a sweep run as a job array of shards plus a
+# dependent summarize job must produce byte for byte what one local process produces.
+#
+#   scripts/ci/slurm-up.sh && scripts/ci/slurm-test.sh; scripts/ci/slurm-down.sh
+#   scripts/ci/slurm-test.sh --up-down      # the same: brings Slurm up, and down at exit
+#
+# Environment:
+#   QNET        the qnet-exp binary (default: $CARGO_TARGET_DIR/release/qnet-exp, else
+#               target/release/qnet-exp in the repo root); build it first
+#   SHARDS      array size (default 4)
+#   SLURM_TEST_TIMEOUT  seconds to wait for the jobs (default 150)
+#   KEEP=1      keep the work folder even when the test passes
+# Works from any current folder. Exits 0 on PASS, non-zero on any failure.
+#
+# What it checks: every array task and the summarize job end COMPLETED with exit 0; the
+# sweep folder holds exactly the runs `qnet-exp plan` lists, no temporary folders; and
+# runs.csv (minus its wall_s column), summary.csv, fits.csv and every run's metrics.csv are
+# byte-identical to those of `qnet-exp run` of the same config in one local process.
+set -euo pipefail
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+# shellcheck source=scripts/ci/slurm-common.sh
+. "$HERE/slurm-common.sh"
+
+UP_DOWN=0
+for a in "$@"; do
+    case $a in
+        --up-down) UP_DOWN=1 ;;
+        *) die "usage: slurm-test.sh [--up-down]" ;;
+    esac
+done
+
+T0=$(now_ms)
+if [[ -n ${QNET:-} ]]; then
+    QNET=$(realpath -m -- "$QNET")
+else
+    target=${CARGO_TARGET_DIR:-target}
+    [[ $target == /* ]] || target=$ROOT/$target
+    QNET=$target/release/qnet-exp
+fi
+[[ -x $QNET ]] || die "no qnet-exp binary at $QNET: build it (cargo build --release) or set QNET"
+SHARDS=${SHARDS:-4}
+TIMEOUT=${SLURM_TEST_TIMEOUT:-150}
+SWEEP=slurm-e2e
+
+if ((UP_DOWN)); then
+    "$HERE/slurm-up.sh"
+fi
+# Clients need SLURM_CONF unless slurm-up could put the config in /etc/slurm.
+# shellcheck disable=SC1091
+[[ ! -f $QNET_SLURM_DIR/env ]] || . "$QNET_SLURM_DIR/env"
+command -v sbatch >/dev/null || die "no sbatch: run scripts/ci/slurm-up.sh first"
+sinfo -h >/dev/null 2>&1 || die "Slurm does not answer (sinfo failed): run scripts/ci/slurm-up.sh first"
+
+WORK=$(mktemp -d /tmp/qnet-slurm-test.XXXXXX)
+chmod 755 "$WORK"
+CFG=$WORK/$SWEEP.toml
+SLURM_OUT=$WORK/slurm
+LOCAL_OUT=$WORK/local
+LOGS=$WORK/logs
+mkdir -p "$SLURM_OUT" "$LOCAL_OUT" "$LOGS"
+ARRAY_ID=
+SUMMARY_ID=
+RESULT=FAIL
+
+# A small convex sweep: 3 methods x 2 step sizes x 5 seeds = 30 runs of ~20 ms each, so
+# that the 4 shards get 8, 8, 7 and 7 runs.
+cat >"$CFG" <<EOF
+name = "$SWEEP"
+
+[problem]
+kind = "least_squares"
+dim = 50
+samples = 1000
+noise = 0.1
+cond = 10.0
+
+[quant]
+method = ["fp", "sr", "bc"]
+grid = "fixed"
+delta = 0.05
+
+[optim]
+kind = "sgd"
+lr = [0.05, 0.01]
+batch = 10
+
+[run]
+steps = 20000
+seeds = 5
+log_every = 200
+EOF
+
+# Print the job logs and the daemons' last lines (on failure).
+dump_logs() {
+    local f
+    for f in "$LOGS"/*; do
+        [[ -f $f ]] || continue
+        echo "----- job log $f"
+        tail -n 50 "$f"
+    done
+    for f in "$QNET_SLURM_DIR"/log/slurmctld.log "$QNET_SLURM_DIR"/log/slurmd.log; do
+        [[ -f $f ]] || continue
+        echo "----- last lines of $f"
+        tail -n 25 "$f"
+    done
+}
+
+finish() {
+    local rc=$? verdict
+    # Never leave our jobs behind.
+    if [[ -n $ARRAY_ID$SUMMARY_ID ]] && [[ -n $(squeue -h -j "${ARRAY_ID:-0},${SUMMARY_ID:-0}" -o %i 2>/dev/null) ]]; then
+        scancel ${ARRAY_ID:+"$ARRAY_ID"} ${SUMMARY_ID:+"$SUMMARY_ID"} 2>/dev/null || true
+    fi
+    if [[ $RESULT == PASS ]]; then
+        if [[ ${KEEP:-0} == 1 ]]; then echo "work folder kept: $WORK"; else rm -rf "$WORK"; fi
+        verdict="slurm-test: PASS (array $(elapsed "$T_SUBMIT" "$T_ARRAY") s, array + summarize $(elapsed "$T_SUBMIT" "$T_SUMMARY") s, whole test $(elapsed "$T0" "$(now_ms)") s)"
+    else
+        dump_logs
+        echo "work folder kept for inspection: $WORK"
+        ((rc != 0)) || rc=1
+        verdict="slurm-test: FAIL ($(elapsed "$T0" "$(now_ms)") s)"
+    fi
+    if ((UP_DOWN)); then
+        "$HERE/slurm-down.sh" || rc=1
+    fi
+    echo "$verdict"
+    exit $rc
+}
+trap finish EXIT
+
+fail() {
+    echo "FAIL: $*"
+    exit 1
+}
+
+# Submit the sweep CFG as an N-task job array whose outputs go to OUT, and a summarize job
+# that runs after all of its tasks (afterany); job logs go to LOGS. Sets ARRAY_ID and
+# SUMMARY_ID.
+#
+# This is the one place that knows how a sweep gets onto Slurm. Today it writes the two
+# sbatch scripts itself; once `qnet-exp slurm` exists it becomes (roughly)
+#   ids=$("$QNET" slurm "$cfg" --out "$out" --array-size "$n" --log-dir "$logs" --submit)
+#   read -r ARRAY_ID SUMMARY_ID <<<"$(parse the two ids from $ids)"
+submit_sweep() {
+    local cfg=$1 out=$2 n=$3 logs=$4
+    local q_qnet q_cfg q_out q_sweep
+    q_qnet=$(printf %q "$QNET")
+    q_cfg=$(printf %q "$cfg")
+    q_out=$(printf %q "$out")
+    q_sweep=$(printf %q "$out/$SWEEP")
+    cat >"$WORK/array.sbatch" <<EOF
+#!/bin/bash
+#SBATCH --job-name=qnet-e2e
+#SBATCH --array=0-$((n - 1))
+#SBATCH --cpus-per-task=1
+#SBATCH --time=10
+#SBATCH --signal=B:TERM@60
+#SBATCH --output=$logs/%x-%A_%a.out
+set -euo pipefail
+echo "shard \$((SLURM_ARRAY_TASK_ID + 1))/$n: job \$SLURM_JOB_ID on \$(hostname) at \$(date +%T.%N)"
+exec $q_qnet run $q_cfg --out $q_out --shard \$((SLURM_ARRAY_TASK_ID + 1))/$n --jobs \${SLURM_CPUS_PER_TASK:-1} -q
+EOF
+    cat >"$WORK/summarize.sbatch" <<EOF
+#!/bin/bash
+#SBATCH --job-name=qnet-e2e-summarize
+#SBATCH --cpus-per-task=1
+#SBATCH --time=5
+#SBATCH --output=$logs/%x-%j.out
+set -euo pipefail
+echo "summarize: job \$SLURM_JOB_ID on \$(hostname) at \$(date +%T.%N)"
+exec $q_qnet summarize $q_sweep
+EOF
+    ARRAY_ID=$(sbatch --parsable --chdir="$WORK" "$WORK/array.sbatch")
+    ARRAY_ID=${ARRAY_ID%%;*}
+    SUMMARY_ID=$(sbatch --parsable --chdir="$WORK" --dependency=afterany:"$ARRAY_ID" --kill-on-invalid-dep=yes "$WORK/summarize.sbatch")
+    SUMMARY_ID=${SUMMARY_ID%%;*}
+}
+
+# Jobs (of these ids) that are not yet over; "?" when squeue fails (not over as far as we know).
+live_jobs() { squeue -h -j "$1" -t PENDING,RUNNING,SUSPENDED,COMPLETING,CONFIGURING,REQUEUED,RESIZING,SIGNALING,STAGE_OUT -o %i 2>/dev/null || echo "?"; }
+
+# "ArrayTaskId JobState ExitCode" (or "- JobState ExitCode") per job record of an id.
+job_states() {
+    scontrol -o show job "$1" | tr ' ' '\n' | awk -F= '
+        $1 == "JobId" && n++ { print t, s, e; t = "-" }
+        $1 == "ArrayTaskId" { t = $2 }
+        $1 == "JobState" { s = $2 }
+        $1 == "ExitCode" { e = $2 }
+        BEGIN { t = "-" }
+        END { if (n) print t, s, e }' | sort -n
+}
+
+# ---- plan ---------------------------------------------------------------------------------
+NRUNS=$("$QNET" plan "$CFG" | sed -n 's/^# .*: \([0-9]*\) runs$/\1/p' | head -1)
+[[ -n $NRUNS ]] || fail "qnet-exp plan printed no run count"
+echo "qnet-exp:   $QNET ($("$QNET" --version))"
+echo "slurm:      $(sinfo --version), node $(sinfo -h -o '%n %c CPUs %t' | head -1)"
+echo "sweep:      $SWEEP, $NRUNS runs, $SHARDS shards; work folder $WORK"
+
+# ---- on Slurm -----------------------------------------------------------------------------
+T_SUBMIT=$(now_ms)
+submit_sweep "$CFG" "$SLURM_OUT" "$SHARDS" "$LOGS"
+echo "submitted:  array job $ARRAY_ID (0-$((SHARDS - 1))), summarize job $SUMMARY_ID (afterany:$ARRAY_ID)"
+T_ARRAY=
+T_SUMMARY=
+deadline=$((T_SUBMIT + TIMEOUT * 1000))
+while :; do
+    if [[ -z $T_ARRAY && -z $(live_jobs "$ARRAY_ID") ]]; then T_ARRAY=$(now_ms); fi
+    if [[ -z $T_SUMMARY && -z $(live_jobs "$SUMMARY_ID") ]]; then T_SUMMARY=$(now_ms); fi
+    [[ -n $T_ARRAY && -n $T_SUMMARY ]] && break
+    if (($(now_ms) > deadline)); then
+        squeue
+        fail "jobs not done within $TIMEOUT s"
+    fi
+    sleep 0.2
+done
+echo "array:      done $(elapsed "$T_SUBMIT" "$T_ARRAY") s after submission"
+echo "summarize:  done $(elapsed "$T_SUBMIT" "$T_SUMMARY") s after submission"
+
+bad=0
+while read -r task state code; do
+    echo "  array task $task: $state exit $code"
+    [[ $state == COMPLETED && $code == 0:0 ]] || bad=1
+done < <(job_states "$ARRAY_ID")
+[[ $(job_states "$ARRAY_ID" | wc -l) == "$SHARDS" ]] || { echo "  expected $SHARDS array tasks"; bad=1; }
+read -r _ state code < <(job_states "$SUMMARY_ID")
+echo "  summarize job: $state exit $code"
+[[ $state == COMPLETED && $code == 0:0 ]] || bad=1
+((bad == 0)) || fail "a job did not complete with exit 0"
+
+# ---- locally, one process -----------------------------------------------------------------
+t=$(now_ms)
+"$QNET" run "$CFG" --out "$LOCAL_OUT" --jobs 2 -q || fail "local run failed (exit $?)"
+echo "local run:  $(elapsed "$t" "$(now_ms)") s"
+
+# ---- compare ------------------------------------------------------------------------------
+A=$SLURM_OUT/$SWEEP
+B=$LOCAL_OUT/$SWEEP
+DIFFS=$WORK/diffs.txt
+: >"$DIFFS"
+differ=0
+note() {
+    echo "$*" >>"$DIFFS"
+    differ=1
+}
+# runs.csv without the wall_s column (the only one that may differ between runs).
+drop_wall() {
+    awk -F, '
+        NR == 1 { for (i = 1; i <= NF; i++) if ($i == "wall_s") c = i
+                  if (!c) { print "no wall_s column" > "/dev/stderr"; exit 1 } }
+        { o = ""; for (i = 1; i <= NF; i++) if (i != c) o = o (o == "" ? "" : ",") $i; print o }' "$1"
+}
+entries() { (cd "$1" && find . -mindepth 1 -maxdepth 1 -printf '%y %P\n' | sort); }
+
+diff -u --label local --label slurm <(entries "$B") <(entries "$A") >>"$DIFFS" || note "^ entries of the sweep folder differ (local vs slurm)"
+n=$(cd "$A" && find . -mindepth 1 -maxdepth 1 -type d ! -name '.*' | wc -l)
+((n == NRUNS)) || note "slurm sweep folder has $n run folders, plan says $NRUNS"
+tmps=$(cd "$A" && find . -name '.tmp-*' -o -name '*.tmp-*')
+[[ -z $tmps ]] || note "temporary files left in the slurm sweep folder: $tmps"
+if [[ -f $A/runs.csv && -f $B/runs.csv ]]; then
+    rows=$(($(wc -l <"$A/runs.csv") - 1))
+    ((rows == NRUNS)) || note "slurm runs.csv has $rows rows, plan says $NRUNS"
+    diff -u --label local/runs.csv --label slurm/runs.csv <(drop_wall "$B/runs.csv") <(drop_wall "$A/runs.csv") >>"$DIFFS" || note "^ runs.csv (without wall_s) differs"
+else
+    note "runs.csv missing"
+fi
+for f in summary.csv fits.csv; do
+    if [[ -f $A/$f && -f $B/$f ]]; then
+        diff -u "$B/$f" "$A/$f" >>"$DIFFS" || note "^ $f differs"
+    else
+        note "$f missing"
+    fi
+done
+checked=0
+for d in "$B"/*/; do
+    id=$(basename "$d")
+    if [[ ! -f $A/$id/metrics.csv ]]; then
+        note "$id/metrics.csv missing on the slurm side"
+    elif ! cmp -s "$B/$id/metrics.csv" "$A/$id/metrics.csv"; then
+        diff -u "$B/$id/metrics.csv" "$A/$id/metrics.csv" | head -20 >>"$DIFFS"
+        note "^ $id/metrics.csv differs"
+    fi
+    checked=$((checked + 1))
+done
+((checked == NRUNS)) || note "local sweep folder has $checked run folders, plan says $NRUNS"
+
+if ((differ)); then
+    echo "differences (local vs slurm), first 200 lines of $DIFFS:"
+    head -200 "$DIFFS"
+    fail "the Slurm results differ from the local ones"
+fi
+echo "compared:   runs.csv (without wall_s), summary.csv, fits.csv and $checked metrics.csv: identical"
+echo "----- summarize job log"
+cat "$LOGS"/qnet-e2e-summarize-*.out
+RESULT=PASS
