@@ -1,16 +1,20 @@
-//! Neural networks on flat f32 parameter vectors (the model side of the network family).
-//! The model knows nothing of quantizers, optimizers or methods; they see only the flat
-//! slices and the named ranges of [`mlp::Layout`].
+//! Neural networks on flat f32 parameter vectors (the model side of the network family):
+//! the layout of the parameter vector (layout.rs), the passes over a batch (passes.rs) and
+//! the operations they are made of (ops/), GEMMs through the gemm crate (gemm.rs), the
+//! training loop with per-layer grids (train.rs), its fused parameter pass (update.rs) and
+//! the family (family.rs). The model knows nothing of quantizers, optimizers or methods;
+//! they see only the flat slices and the named ranges of [`Layout`].
 
 mod family;
 pub mod gemm;
-pub mod mlp;
+pub mod layout;
+mod ops;
+pub mod passes;
 pub mod train;
 mod update;
 
 pub use family::NetFamily;
 pub use gemm::Parallelism;
-pub use mlp::{
-    evaluate, forward_backward, quantizable_ranges, recalibrate_bn, BnRanges, BnState, LayerInfo, Layout, MlpSpec,
-    Workspace,
-};
+pub use layout::{quantizable_ranges, BnRanges, LayerInfo, Layout, MlpSpec};
+pub use ops::bn::{BnState, BN_EPS, BN_MOMENTUM};
+pub use passes::{evaluate, forward_backward, recalibrate_bn, Workspace};
