@@ -43,8 +43,12 @@ pub struct SweepArgs {
     /// Override a config key, e.g. --set optim.lr=0.01 or --set 'quant.delta=[0.1,0.05]' (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
+    /// Leave out a key the config file sets, e.g. --unset quant.grid when --set
+    /// quant.method=fp makes it apply to no run (repeatable; applied before --set).
+    #[arg(long = "unset", value_name = "KEY")]
+    pub unset: Vec<String>,
     /// Seeds per configuration (same as --set run.seeds=N).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=100_000))]
     pub seeds: Option<u64>,
 }
 

@@ -37,7 +37,8 @@ fn main() -> ExitCode {
 }
 
 fn load(args: &SweepArgs, builtin_default: bool) -> Result<Vec<Sweep>, Error> {
-    let mut overrides = args.set.clone();
+    let mut overrides: Vec<String> = args.unset.iter().map(|k| format!("~{k}")).collect();
+    overrides.extend(args.set.iter().cloned());
     if let Some(n) = args.seeds {
         overrides.push(format!("run.seeds={n}"));
     }

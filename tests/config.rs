@@ -177,3 +177,50 @@ fn the_data_folder_is_a_location_not_a_parameter() {
     }
     assert!(qnet_exp::output::summary::param_keys().all(|k| k.path != "problem.data_dir"));
 }
+
+/// Every problem of a file comes out in one round: a type error, values that do not go
+/// together, and a key that applies to no run.
+#[test]
+fn all_errors_of_a_file_in_one_round() {
+    let text = BASE
+        .replace("dim = 4", "dim = \"four\"")
+        .replace("[optim]", "[optim]\nbatch = 51\nmomentum = 0.9");
+    let e = errors(&text);
+    assert!(e.iter().any(|l| l.contains("problem.dim: expected an integer")), "{e:?}");
+    assert!(e.iter().any(|l| l.contains("optim.batch = 51: larger than problem.samples = 50")), "{e:?}");
+    assert!(e.iter().any(|l| l.contains("optim.momentum: set, but applies to no run")), "{e:?}");
+    // Nothing about the invalid key itself beyond the parser's line.
+    assert_eq!(e.iter().filter(|l| l.contains("problem.dim")).count(), 1, "{e:?}");
+}
+
+#[test]
+fn overrides_unset_and_blame_the_command_line() {
+    let with = |ov: &[&str]| parse_sweep(BASE, "t.toml", &ov.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+    // Narrowing to fp leaves quant.delta applying to no run: the error says how to drop it,
+    // and --unset does.
+    let e = with(&["quant.method=fp"]).unwrap_err();
+    assert!(e.iter().any(|l| l.contains("quant.delta: set, but applies to no run") && l.contains("--unset quant.delta")), "{e:?}");
+    let s = with(&["~quant.delta", "quant.method=fp"]).unwrap();
+    assert_eq!(s.runs.len(), 2 * 3);
+    let e = with(&["~quant.dleta"]).unwrap_err();
+    assert_eq!(e, vec!["--unset quant.dleta: the config does not set this key (did you mean quant.delta?)".to_string()]);
+    // A key or section the file does not have is blamed on --set.
+    let e = with(&["nosuch.key=1"]).unwrap_err();
+    assert!(e.iter().any(|l| l.starts_with("--set: [nosuch]: unknown section")), "{e:?}");
+    // Bare words in a list: explained with the expected form.
+    let e = with(&["quant.method=[sr,bc]"]).unwrap_err();
+    assert!(e[0].contains("words in a list need quotes") && e[0].contains("[\"sr\", \"bc\"]"), "{e:?}");
+    // Long values are cut in messages.
+    let long = "x".repeat(5000);
+    let e = with(&[&format!("quant.method={long}")]).unwrap_err();
+    assert!(e.iter().all(|l| l.len() < 300), "{e:?}");
+}
+
+#[test]
+fn duplicate_axis_values_and_seed_index_beyond_the_seeds_are_errors() {
+    let e = errors(&BASE.replace("delta = [0.1, 0.05]", "delta = [0.1, 0.05, 0.1]"));
+    assert_eq!(e, vec!["t.toml: quant.delta[2] = 0.1: appears twice in the list".to_string()]);
+    let e = errors(&BASE.replace("seeds = 3", "seeds = 3\nseed_index = 3"));
+    assert_eq!(e, vec!["t.toml: run.seed_index = 3: must be below run.seeds = 3".to_string()]);
+    assert_eq!(parse_sweep(&BASE.replace("seeds = 3", "seeds = 3\nseed_index = 2"), "t", &[]).unwrap().runs.len(), 6);
+}

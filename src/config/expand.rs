@@ -8,8 +8,9 @@ use super::parse::{SweepDef, Val};
 use super::point::Point;
 use super::run::{resolve, RunSpec};
 
-/// Refuse to expand more than this many runs (a typo like lr = [...1000 values] x 5 axes).
-pub const MAX_RUNS: u64 = 1_000_000;
+/// Refuse to expand more than this many runs (a typo like lr = [...1000 values] x 5 axes;
+/// a plan this size takes seconds and a few hundred MB). Split bigger studies into sweeps.
+pub const MAX_RUNS: u64 = 100_000;
 
 #[derive(Clone, Debug)]
 pub struct Sweep {
@@ -19,23 +20,39 @@ pub struct Sweep {
     pub collapsed: usize,
 }
 
-pub fn expand(def: SweepDef) -> Result<Sweep, Vec<String>> {
+/// Expand a validated file into its runs. Every problem of the file comes out in one
+/// round: the parser's, the resolver's (values that do not go together) and keys that
+/// apply to no run.
+pub fn expand(mut def: SweepDef) -> Result<Sweep, Vec<String>> {
     let src = def.source.clone();
-    let seed_indices: Vec<u64> = match (def.scalar("run.seed_index"), def.scalar("run.seeds")) {
-        (Some(Val::Int(i)), _) => vec![*i as u64],
-        (_, Some(Val::Int(n))) => (0..*n as u64).collect(),
-        _ => vec![0],
+    let mut errors: Vec<String> = std::mem::take(&mut def.errors);
+    let seeds = match def.scalar("run.seeds") {
+        Some(Val::Int(n)) => *n as u64,
+        _ => 1,
+    };
+    let seed_indices: Vec<u64> = match def.scalar("run.seed_index") {
+        Some(Val::Int(i)) if *i as u64 >= seeds && def.scalar("run.seeds").is_some() => {
+            errors.push(format!("{src}: run.seed_index = {i}: must be below run.seeds = {seeds}"));
+            vec![*i as u64]
+        }
+        Some(Val::Int(i)) => vec![*i as u64],
+        _ => (0..seeds).collect(),
     };
     let axes: Vec<_> = def.given.iter().filter(|(k, _)| k.axis).collect();
     let total = axes.iter().fold(seed_indices.len() as u64, |acc, (_, v)| acc.saturating_mul(v.len() as u64));
     if total > MAX_RUNS {
-        return Err(vec![format!("{src}: the sweep expands to {total} runs (limit {MAX_RUNS}); shrink an axis")]);
+        errors.push(format!(
+            "{src}: the sweep expands to {total} runs (limit {MAX_RUNS}); shrink an axis or split it into several sweeps"
+        ));
+        return Err(errors);
     }
+    // Keys whose given value was invalid are resolved with their default; what the
+    // resolver says about them would repeat the parser.
+    let about_invalid = |e: &str| def.invalid.iter().any(|k| e.starts_with(k) || e.contains(&format!(" {k}")));
 
     let mut runs = Vec::new();
     let mut seen = HashSet::new();
     let mut used = BTreeSet::new();
-    let mut errors: Vec<String> = Vec::new();
     let mut collapsed = 0;
     let mut idx = vec![0usize; axes.len()];
     'outer: loop {
@@ -52,7 +69,7 @@ pub fn expand(def: SweepDef) -> Result<Sweep, Vec<String>> {
                     }
                 }
                 Err(es) => {
-                    for e in es {
+                    for e in es.into_iter().filter(|e| !about_invalid(e)) {
                         let line = format!("{src}: {e}");
                         if !errors.contains(&line) {
                             errors.push(line);
@@ -72,15 +89,18 @@ pub fn expand(def: SweepDef) -> Result<Sweep, Vec<String>> {
         }
         break;
     }
-    if errors.is_empty() {
-        for (k, _) in &def.given {
-            let structural = matches!(k.path, "name" | "run.seeds" | "run.seed_index");
-            if !structural && !used.contains(k.path) {
-                errors.push(format!(
-                    "{src}: {}: set, but applies to no run of this sweep (used when {})",
-                    k.path, k.applies
-                ));
-            }
+    for (k, _) in &def.given {
+        let structural = matches!(k.path, "name" | "run.seeds" | "run.seed_index");
+        if !structural && !used.contains(k.path) {
+            let (origin, hint) = if def.from_set.iter().any(|p| p == k.path) {
+                ("--set", String::new())
+            } else {
+                (src.as_str(), format!("; leave it out with --unset {}", k.path))
+            };
+            errors.push(format!(
+                "{origin}: {}: set, but applies to no run of this sweep (used when {}){hint}",
+                k.path, k.applies
+            ));
         }
     }
     if errors.is_empty() {

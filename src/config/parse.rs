@@ -43,8 +43,15 @@ impl Val {
 pub struct SweepDef {
     pub name: String,
     pub source: String,
-    /// Keys given in the file (or by --set), in schema order.
+    /// Keys given in the file (or by --set) with valid values, in schema order.
     pub given: Vec<(&'static KeySpec, Vec<Val>)>,
+    /// Keys given with invalid values (reported in `errors`; resolved with their default,
+    /// so that the rest of the file is checked in the same round).
+    pub invalid: Vec<&'static str>,
+    /// Keys that came from --set (the others from the file).
+    pub from_set: Vec<String>,
+    /// Every problem found so far, one line each.
+    pub errors: Vec<String>,
 }
 
 impl SweepDef {
@@ -53,30 +60,50 @@ impl SweepDef {
     }
 }
 
-/// Read, override and validate one config file.
+/// Read, override and validate one config file. `Err` only when the text cannot be read
+/// as TOML at all; validation errors are in [`SweepDef::errors`].
 pub fn load(path: &Path, overrides: &[String]) -> Result<SweepDef, Vec<String>> {
     let source = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| vec![format!("{source}: cannot read config: {e}")])?;
     parse(&text, &source, overrides)
 }
 
+/// A value as it appears in a message: at most 60 characters.
+pub fn clip(s: &str) -> String {
+    if s.chars().count() <= 60 {
+        s.to_string()
+    } else {
+        format!("{}... ({} characters)", s.chars().take(40).collect::<String>(), s.chars().count())
+    }
+}
+
+/// An override: `key.path=value` (`--set`), or `~key.path` (`--unset`).
 pub fn parse(text: &str, source: &str, overrides: &[String]) -> Result<SweepDef, Vec<String>> {
     let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| vec![toml_error(source, text, &e)])?;
     let mut errors = Vec::new();
     let mut from_set = Vec::new();
     for ov in overrides {
+        if let Some(path) = ov.strip_prefix('~') {
+            if let Err(e) = remove_key(&mut table, path) {
+                errors.push(format!("--unset {}: {e}", clip(path)));
+            }
+            continue;
+        }
         match apply_override(&mut table, ov) {
             Ok(p) => from_set.push(p),
-            Err(e) => errors.push(format!("--set {ov}: {e}")),
+            Err(e) => errors.push(format!("--set {}: {e}", clip(ov))),
         }
     }
+    // A key or a section that --set brought in is blamed on --set, not on the file.
     let origin = |path: &str| -> String {
-        if from_set.iter().any(|p| p == path) {
+        let by_set = from_set.iter().any(|p| p == path || p.starts_with(&format!("{path}.")));
+        if by_set {
             "--set".to_string()
         } else {
             source.to_string()
         }
     };
+    let mut invalid = Vec::new();
 
     let mut given: BTreeMap<usize, (&'static KeySpec, Vec<Val>)> = BTreeMap::new();
     let mut visit = |path: String, value: &toml::Value, errors: &mut Vec<String>| match schema::KEYS
@@ -96,7 +123,10 @@ pub fn parse(text: &str, source: &str, overrides: &[String]) -> Result<SweepDef,
                 Ok(vals) => {
                     given.insert(i, (spec, vals));
                 }
-                Err(es) => errors.extend(es.into_iter().map(|e| format!("{}: {path}{e}", origin(&path)))),
+                Err(es) => {
+                    invalid.push(spec.path);
+                    errors.extend(es.into_iter().map(|e| format!("{}: {path}{e}", origin(&path))));
+                }
             }
         }
     };
@@ -133,11 +163,7 @@ pub fn parse(text: &str, source: &str, overrides: &[String]) -> Result<SweepDef,
             origin("name")
         ));
     }
-    if errors.is_empty() {
-        Ok(SweepDef { name, source: source.to_string(), given: given.into_values().collect() })
-    } else {
-        Err(errors)
-    }
+    Ok(SweepDef { name, source: source.to_string(), given: given.into_values().collect(), invalid, from_set, errors })
 }
 
 /// Check one key's value(s) against its type and range; messages start after the path.
@@ -152,10 +178,14 @@ fn check_values(spec: &KeySpec, value: &toml::Value) -> Result<Vec<Val>, Vec<Str
         toml::Value::Array(_) => return Err(vec![": takes a single value, not a list".into()]),
         v => vec![(String::new(), v)],
     };
-    let mut out = Vec::new();
+    let mut out: Vec<Val> = Vec::new();
     let mut errs = Vec::new();
     for (idx, v) in items {
         match check_one(spec, v) {
+            // The same value twice on an axis would only run the same runs twice.
+            Ok(x) if out.iter().any(|y| y.canon() == x.canon()) => {
+                errs.push(format!("{idx} = {}: appears twice in the list", clip(&x.canon())))
+            }
             Ok(x) => out.push(x),
             Err(e) => errs.push(format!("{idx}{e}")),
         }
@@ -169,7 +199,7 @@ fn check_values(spec: &KeySpec, value: &toml::Value) -> Result<Vec<Val>, Vec<Str
 
 fn describe(v: &toml::Value) -> String {
     match v {
-        toml::Value::String(s) => format!("string {s:?}"),
+        toml::Value::String(s) => format!("string {:?}", clip(s)),
         toml::Value::Integer(i) => format!("integer {i}"),
         toml::Value::Float(x) => format!("float {x}"),
         toml::Value::Boolean(b) => format!("boolean {b}"),
@@ -210,7 +240,7 @@ fn check_one(spec: &KeySpec, v: &toml::Value) -> Result<Val, String> {
             if choices.contains(&s.as_str()) {
                 Ok(Val::Str(s.clone()))
             } else {
-                Err(format!(" = {s:?}: not one of {}", choices.join(" | ")))
+                Err(format!(" = {:?}: not one of {}", clip(s), choices.join(" | ")))
             }
         }
         (Ty::Choice(choices), v) => {
@@ -235,9 +265,16 @@ fn apply_override(table: &mut toml::Table, ov: &str) -> Result<String, String> {
     if path.is_empty() || path.split('.').any(|p| p.is_empty()) {
         return Err("expected key.path=value".into());
     }
-    let value = match format!("v = {}", raw.trim()).parse::<toml::Table>() {
+    let raw = raw.trim();
+    let value = match format!("v = {raw}").parse::<toml::Table>() {
         Ok(mut t) => t.remove("v").expect("parsed key"),
-        Err(_) => toml::Value::String(raw.trim().to_string()),
+        // A list that is not TOML: most likely bare words, which TOML wants quoted.
+        Err(_) if raw.starts_with('[') => {
+            return Err(format!(
+                "not a TOML list; words in a list need quotes, e.g. --set '{path}=[\"sr\", \"bc\"]' (numbers need none: --set '{path}=[0.1, 0.05]')"
+            ))
+        }
+        Err(_) => toml::Value::String(raw.to_string()),
     };
     let mut parts: Vec<&str> = path.split('.').collect();
     let leaf = parts.pop().expect("non-empty path");
@@ -251,6 +288,26 @@ fn apply_override(table: &mut toml::Table, ov: &str) -> Result<String, String> {
     }
     t.insert(leaf.to_string(), value);
     Ok(path.to_string())
+}
+
+/// `--unset key.path`: remove a key the file sets (so that narrowing a shipped config never
+/// leaves a key that applies to no run).
+fn remove_key(table: &mut toml::Table, path: &str) -> Result<(), String> {
+    let mut parts: Vec<&str> = path.split('.').collect();
+    let leaf = parts.pop().filter(|l| !l.is_empty()).ok_or("expected key.path")?;
+    let mut t = &mut *table;
+    for p in parts {
+        t = match t.get_mut(p) {
+            Some(toml::Value::Table(t)) => t,
+            _ => return Err(not_set(path)),
+        };
+    }
+    t.remove(leaf).map(|_| ()).ok_or_else(|| not_set(path))
+}
+
+fn not_set(path: &str) -> String {
+    let hint = schema::suggest(path).filter(|s| *s != path).map(|s| format!(" (did you mean {s}?)")).unwrap_or_default();
+    format!("the config does not set this key{hint}")
 }
 
 /// One line: "file:line:col: TOML syntax error: message".

@@ -234,7 +234,9 @@ pub fn resolve(sweep: &str, p: &Point, seed_index: u64) -> Result<RunSpec, Vec<S
     // Location keys (the data folder) are not part of what a run computes.
     let identity: Vec<(&'static str, Val)> =
         params.iter().filter(|(k, _)| !schema::key(k).is_some_and(|s| s.is_location())).cloned().collect();
-    let full = canon(identity.iter());
+    // `run.tail` only says how the summary averages the metrics: changing it must not
+    // redo a run (the finished run's config.toml is updated instead, see `sweep`).
+    let full = canon(identity.iter().filter(|(k, _)| *k != "run.tail"));
     // What the trajectory depends on: not how long it runs, how it is logged or
     // summarized, so a longer run extends a shorter one and logging never changes it.
     let trajectory = canon(

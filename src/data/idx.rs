@@ -64,7 +64,13 @@ pub fn locate(path: &Path) -> Result<PathBuf, String> {
     Err(not_found(path, &looked))
 }
 
-/// The whole content of `path` (already located), gunzipped if it starts with the gzip signature.
+/// Decompressed bytes read from a gzip file that has no IDX header: above this, the file is
+/// refused (a "gzip bomb" must not exhaust the memory; real data sets are far smaller).
+pub const MAX_GUNZIPPED: u64 = 1 << 30;
+
+/// The whole content of `path` (already located), gunzipped if it starts with the gzip
+/// signature. Decompression stops one byte past the size an IDX header declares (the
+/// parser then reports the excess), or at [`MAX_GUNZIPPED`] for other content.
 pub(crate) fn read_bytes(path: &Path) -> Result<Vec<u8>, String> {
     let io_err = |e: std::io::Error| match e.kind() {
         ErrorKind::NotFound => not_found(path, &[path.to_path_buf()]),
@@ -73,14 +79,74 @@ pub(crate) fn read_bytes(path: &Path) -> Result<Vec<u8>, String> {
     let mut file = File::open(path).map_err(io_err)?;
     let mut bytes = Vec::with_capacity(file.metadata().map(|m| m.len() as usize).unwrap_or(0));
     file.read_to_end(&mut bytes).map_err(io_err)?;
-    if bytes.starts_with(&[0x1f, 0x8b]) {
-        let mut out = Vec::new();
-        MultiGzDecoder::new(&bytes[..])
-            .read_to_end(&mut out)
-            .map_err(|e| format!("{}: corrupt or truncated gzip data: {e}", path.display()))?;
-        bytes = out;
+    if !bytes.starts_with(&[0x1f, 0x8b]) {
+        return Ok(bytes);
     }
-    Ok(bytes)
+    let gz_err = |e: std::io::Error| format!("{}: corrupt or truncated gzip data: {e}", path.display());
+    let mut dec = MultiGzDecoder::new(&bytes[..]);
+    let mut out = Vec::new();
+    (&mut dec).take(16).read_to_end(&mut out).map_err(gz_err)?;
+    let cap = declared_len(&out).map_or(MAX_GUNZIPPED, |n| n.saturating_add(1)).min(MAX_GUNZIPPED + 1);
+    (&mut dec).take(cap.saturating_sub(out.len() as u64)).read_to_end(&mut out).map_err(gz_err)?;
+    if out.len() as u64 > MAX_GUNZIPPED {
+        return Err(format!(
+            "{}: decompresses to more than {} MiB; not a data set this tool reads",
+            path.display(),
+            MAX_GUNZIPPED >> 20
+        ));
+    }
+    Ok(out)
+}
+
+/// The total size an IDX header at the start of `head` declares, if it is one.
+fn declared_len(head: &[u8]) -> Option<u64> {
+    let ndims = match head.get(..4).map(|_| be_u32(head, 0))? {
+        IMAGES_MAGIC => 3,
+        LABELS_MAGIC => 1,
+        _ => return None,
+    };
+    let header = 4 + 4 * ndims;
+    if head.len() < header {
+        return None;
+    }
+    let body = (0..ndims).try_fold(1u64, |acc, i| acc.checked_mul(be_u32(head, 4 + 4 * i) as u64))?;
+    body.checked_add(header as u64)
+}
+
+/// Check an IDX file without keeping its data: magic, header, size (a gzip file is
+/// decompressed once, bounded as in reading), and for labels their range. Returns the
+/// dimensions. Cheap enough for a preflight check of every run.
+pub fn inspect(path: &Path, magic: u32) -> Result<Vec<usize>, String> {
+    let path = locate(path)?;
+    let raw = std::fs::metadata(&path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+    let mut sig = [0u8; 2];
+    let gz = File::open(&path).and_then(|mut f| f.read_exact(&mut sig)).is_ok() && sig == [0x1f, 0x8b];
+    if gz || magic == LABELS_MAGIC {
+        // Labels are small, and their values must be checked; gzip has no size up front.
+        let bytes = read_bytes(&path)?;
+        let dims = parse(&path, &bytes, magic)?;
+        if magic == LABELS_MAGIC {
+            check_labels(&path, &bytes[8..])?;
+        }
+        return Ok(dims);
+    }
+    let ndims = (magic & 0xff) as usize;
+    let mut head = vec![0u8; 4 + 4 * ndims];
+    let got = {
+        let mut f = File::open(&path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+        let mut n = 0;
+        while n < head.len() {
+            match f.read(&mut head[n..]) {
+                Ok(0) => break,
+                Ok(k) => n += k,
+                Err(e) => return Err(format!("{}: cannot read: {e}", path.display())),
+            }
+        }
+        n
+    };
+    head.truncate(got);
+    // The size is checked against the file's length without reading the body.
+    parse_header(&path, &head, raw.len(), magic)
 }
 
 fn be_u32(b: &[u8], at: usize) -> u32 {
@@ -98,6 +164,12 @@ fn kind(magic: u32) -> &'static str {
 /// Checks the header and the size of an IDX byte buffer; returns the dimensions.
 /// `expected` is the magic number, whose low byte is the number of dimensions.
 fn parse(path: &Path, bytes: &[u8], expected: u32) -> Result<Vec<usize>, String> {
+    let header = 4 + 4 * (expected & 0xff) as usize;
+    parse_header(path, &bytes[..bytes.len().min(header)], bytes.len() as u64, expected)
+}
+
+/// [`parse`] from the first bytes of a file and its total length.
+fn parse_header(path: &Path, bytes: &[u8], total: u64, expected: u32) -> Result<Vec<usize>, String> {
     let p = path.display();
     let ndims = (expected & 0xff) as usize;
     let header = 4 + 4 * ndims;
@@ -119,7 +191,7 @@ fn parse(path: &Path, bytes: &[u8], expected: u32) -> Result<Vec<usize>, String>
         ));
     }
     if bytes.len() < header {
-        return Err(format!("{p}: truncated: expected a {header}-byte header, found only {} bytes", bytes.len()));
+        return Err(format!("{p}: truncated: expected a {header}-byte header, found only {} bytes", total));
     }
     let dims: Vec<usize> = (0..ndims).map(|i| be_u32(bytes, 4 + 4 * i) as usize).collect();
     let shape = dims.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(" x ");
@@ -132,7 +204,7 @@ fn parse(path: &Path, bytes: &[u8], expected: u32) -> Result<Vec<usize>, String>
         .try_fold(1usize, |acc, &d| acc.checked_mul(d))
         .and_then(|body| body.checked_add(header))
         .ok_or_else(|| format!("{p}: the header claims an impossible size ({shape})"))?;
-    let actual = bytes.len();
+    let actual = total as usize;
     if actual < expected_len {
         return Err(format!(
             "{p}: truncated: expected {expected_len} bytes ({header}-byte header + {shape}), \

@@ -167,7 +167,16 @@ pub fn run(sweeps: &[Sweep], opts: &Options, stop: &Stop) -> Result<Vec<SweepRep
     let mut skipped = vec![0usize; sweeps.len()];
     for (i, p) in planned.iter().enumerate() {
         for (r, _) in p {
-            if is_finished(&folders[i].dir.join(&r.id)) {
+            let dir = folders[i].dir.join(&r.id);
+            let done = summary::read_run(&dir).ok().filter(|rec| rec.status.finished);
+            if let Some(rec) = done {
+                // Post-processing settings (the tail) may have changed: the summary will
+                // read the run's own config.toml, so it gets this sweep's.
+                if rec.spec.tail != r.tail {
+                    let path = dir.join(summary::CONFIG_FILE);
+                    crate::output::write_atomic(&path, r.to_toml().as_bytes())
+                        .map_err(|e| Error::input(format!("{}: cannot update: {e}", path.display())))?;
+                }
                 skipped[i] += 1;
             } else {
                 todo.push(Todo { sweep: i, spec: r, family: family::of(&r.problem) });
