@@ -4,6 +4,7 @@
 
 pub mod gemm;
 pub mod mlp;
+pub mod ops;
 
 pub use gemm::Parallelism;
 pub use mlp::{

@@ -1,0 +1,496 @@
+//! Stride-1 "same" 2-D convolution (odd `k x k` kernel, zero padding `k/2`) on CNHW
+//! activations (see [`super`] for the layout contract), as im2col + GEMM.
+//!
+//! For a group of `G` samples starting at `b0`, [`im2col`] builds `col`
+//! (`C_in*k*k x G*H*W`, row `(ci*k + kh)*k + kw`, column `g*H*W + h*W + w`) and
+//! - forward: `Y[:, b0..b0+G] = W col` (`W` is `C_out x C_in*k*k` as stored), the product's
+//!   rows written straight into `y` with row stride `B*H*W`;
+//! - backward: `dW += dY_g col^T` over the groups in order (the first group overwrites), and
+//!   `dcol = W^T dY_g` into the same buffer, scattered back by [`col2im`] (the centre tap,
+//!   which covers every pixel, is copied first, the other taps added in row-major order).
+//!
+//! A row of `col` for tap `(kh, kw)` of one sample is the input plane shifted by
+//! `(kh - k/2) * W + (kw - k/2)`: one contiguous copy, then the rows and columns that fall
+//! into the padding are zeroed. col2im zeroes those positions of `dcol` and adds the shifted
+//! row to the plane in one contiguous loop. Both vectorize over whole planes instead of
+//! `W`-element pieces.
+//!
+//! Why (measurements in benches/conv.rs, see the notes below `DEFAULT_GROUP`).
+
+use super::{block_sum, for_chunks};
+use crate::nets::gemm::{matmul_strided, Parallelism, Strided};
+
+/// Shape of a stride-1 "same" convolution layer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConvShape {
+    pub c_in: usize,
+    pub c_out: usize,
+    /// Kernel size (odd).
+    pub k: usize,
+    /// Image height and width (input and output).
+    pub h: usize,
+    pub w: usize,
+}
+
+impl ConvShape {
+    /// Fails on a zero size or an even kernel.
+    pub fn new(c_in: usize, c_out: usize, k: usize, h: usize, w: usize) -> Result<ConvShape, String> {
+        if c_in == 0 || c_out == 0 || h == 0 || w == 0 {
+            return Err(format!("conv: zero size in {c_in} -> {c_out} channels on {h} x {w}"));
+        }
+        if k % 2 == 0 {
+            return Err(format!("conv: kernel size {k} must be odd (\"same\" padding k/2)"));
+        }
+        Ok(ConvShape { c_in, c_out, k, h, w })
+    }
+
+    /// Zero padding on each side, `k/2`.
+    pub fn pad(&self) -> usize {
+        self.k / 2
+    }
+
+    /// Pixels per plane, `H*W`.
+    pub fn hw(&self) -> usize {
+        self.h * self.w
+    }
+
+    /// Inner dimension of the GEMMs, `C_in*k*k` (a row of the weight matrix).
+    pub fn col_rows(&self) -> usize {
+        self.c_in * self.k * self.k
+    }
+
+    /// Length of the weight tensor `[C_out][C_in][k][k]`.
+    pub fn weight_len(&self) -> usize {
+        self.c_out * self.col_rows()
+    }
+
+    /// Length of a CNHW input of batch `b`.
+    pub fn in_len(&self, b: usize) -> usize {
+        self.c_in * b * self.hw()
+    }
+
+    /// Length of a CNHW output of batch `b`.
+    pub fn out_len(&self, b: usize) -> usize {
+        self.c_out * b * self.hw()
+    }
+
+    /// Multiply-adds of one sample's forward pass (each of dW and dX costs as much).
+    pub fn macs_per_sample(&self) -> usize {
+        self.c_out * self.col_rows() * self.hw()
+    }
+}
+
+/// Samples per GEMM group unless set with [`ConvWorkspace::with_group`] (see the module notes
+/// for the measurements behind it).
+pub const DEFAULT_GROUP: usize = 4;
+
+/// Scratch of one convolution layer for batches of up to `max_batch`: the `col` buffer of
+/// one group (`C_in*k*k x G*H*W`), reused for `dcol` in the backward pass. Nothing is
+/// allocated per call (the GEMM library allocates its packing buffers).
+#[derive(Clone, Debug)]
+pub struct ConvWorkspace {
+    shape: ConvShape,
+    max_batch: usize,
+    group: usize,
+    col: Vec<f32>,
+}
+
+impl ConvWorkspace {
+    pub fn new(shape: ConvShape, max_batch: usize) -> ConvWorkspace {
+        ConvWorkspace::with_group(shape, max_batch, DEFAULT_GROUP)
+    }
+
+    /// With `group` samples per GEMM (clamped to `1..=max_batch`). The group size fixes the
+    /// order in which dW sums over the batch, so it is part of the result's bits (the thread
+    /// count is not).
+    pub fn with_group(shape: ConvShape, max_batch: usize, group: usize) -> ConvWorkspace {
+        assert!(max_batch >= 1, "conv workspace batch size must be at least 1");
+        let group = group.clamp(1, max_batch);
+        ConvWorkspace { shape, max_batch, group, col: vec![0.0; shape.col_rows() * group * shape.hw()] }
+    }
+
+    pub fn shape(&self) -> &ConvShape {
+        &self.shape
+    }
+
+    pub fn max_batch(&self) -> usize {
+        self.max_batch
+    }
+
+    pub fn group(&self) -> usize {
+        self.group
+    }
+}
+
+/// Valid range `[lo, hi)` of output coordinates along one axis of length `n` for a tap at
+/// offset `d` (input coordinate = output + d).
+#[inline]
+fn valid(n: usize, d: isize) -> (usize, usize) {
+    let lo = (-d).max(0) as usize;
+    let hi = (n as isize - d).clamp(0, n as isize) as usize;
+    (lo.min(hi), hi)
+}
+
+/// The contiguous run `[i0, i1)` of plane indices `i` (with `i + off` inside the plane)
+/// that covers every valid output pixel of the tap, rows `h_lo..h_hi`.
+#[inline]
+fn run(hw: usize, w: usize, h_lo: usize, h_hi: usize, off: isize) -> (usize, usize) {
+    let i0 = ((h_lo * w) as isize).max(-off) as usize;
+    let i1 = ((h_hi * w) as isize).min(hw as isize - off).max(0) as usize;
+    (i0, i1.max(i0))
+}
+
+/// Zeroes the columns `[0, w_lo)` and `[w_hi, w)` of rows `h_lo..h_hi` of a plane.
+#[inline]
+fn zero_columns(d: &mut [f32], w: usize, h_lo: usize, h_hi: usize, w_lo: usize, w_hi: usize) {
+    if w_lo == 0 && w_hi == w {
+        return;
+    }
+    for row in d[h_lo * w..h_hi * w].chunks_exact_mut(w) {
+        row[..w_lo].fill(0.0);
+        row[w_hi..].fill(0.0);
+    }
+}
+
+/// `col` (`C_in*k*k x g*H*W`) of samples `b0..b0+g` of the CNHW batch `x` (batch `b`).
+pub fn im2col(s: &ConvShape, x: &[f32], b: usize, b0: usize, g: usize, col: &mut [f32], par: Parallelism) {
+    let (k, w, hw) = (s.k, s.w, s.hw());
+    let n = g * hw;
+    let col = &mut col[..s.col_rows() * n];
+    let p = s.pad() as isize;
+    // One chunk per input channel: its k*k rows.
+    for_chunks(par, col, k * k * n, col.len(), |ci, rows| {
+        for (t, row) in rows.chunks_exact_mut(n).enumerate() {
+            let (dh, dw) = ((t / k) as isize - p, (t % k) as isize - p);
+            let off = dh * w as isize + dw;
+            let (h_lo, h_hi) = valid(s.h, dh);
+            let (w_lo, w_hi) = valid(w, dw);
+            let (i0, i1) = run(hw, w, h_lo, h_hi, off);
+            for (gi, d) in row.chunks_exact_mut(hw).enumerate() {
+                let src = &x[(ci * b + b0 + gi) * hw..][..hw];
+                d[..i0].fill(0.0);
+                let so = (i0 as isize + off) as usize;
+                d[i0..i1].copy_from_slice(&src[so..so + (i1 - i0)]);
+                d[i1..].fill(0.0);
+                zero_columns(d, w, h_lo, h_hi, w_lo, w_hi);
+            }
+        }
+    });
+}
+
+/// Scatters `dcol` (`C_in*k*k x g*H*W`, as [`im2col`] lays it out) into samples
+/// `b0..b0+g` of the CNHW gradient `dx` (batch `b`), overwriting them. `dcol` is clobbered
+/// (its padding positions are zeroed).
+pub fn col2im(s: &ConvShape, dcol: &mut [f32], b: usize, b0: usize, g: usize, dx: &mut [f32], par: Parallelism) {
+    let (k, w, hw) = (s.k, s.w, s.hw());
+    let n = g * hw;
+    let kk = k * k;
+    let center = kk / 2;
+    let p = s.pad() as isize;
+    let dcol = &mut dcol[..s.col_rows() * n];
+    // Zero the positions that map into the padding (they would land on a neighbouring row),
+    // so that each tap's add below is one contiguous run per plane.
+    for_chunks(par, dcol, n, n, |r, row| {
+        let t = r % kk;
+        let (dh, dw) = ((t / k) as isize - p, (t % k) as isize - p);
+        let (h_lo, h_hi) = valid(s.h, dh);
+        let (w_lo, w_hi) = valid(w, dw);
+        for d in row.chunks_exact_mut(hw) {
+            zero_columns(d, w, h_lo, h_hi, w_lo, w_hi);
+        }
+    });
+    let dcol: &[f32] = dcol;
+    // One chunk of `dx` per input channel (its whole batch; the group's planes are a run
+    // inside it), so the taps of a pixel are added in the same order whatever the split.
+    for_chunks(par, &mut dx[..s.c_in * b * hw], b * hw, s.c_in * kk * n, |ci, planes| {
+        let planes = &mut planes[b0 * hw..(b0 + g) * hw];
+        let rows = &dcol[ci * kk * n..][..kk * n];
+        // Centre tap first: a plain copy of every pixel.
+        planes.copy_from_slice(&rows[center * n..][..n]);
+        for t in (0..kk).filter(|&t| t != center) {
+            let (dh, dw) = ((t / k) as isize - p, (t % k) as isize - p);
+            let off = dh * w as isize + dw;
+            let (h_lo, h_hi) = valid(s.h, dh);
+            let (i0, i1) = run(hw, w, h_lo, h_hi, off);
+            let so = (i0 as isize + off) as usize;
+            let row = &rows[t * n..][..n];
+            for (gi, dplane) in planes.chunks_exact_mut(hw).enumerate() {
+                let src = &row[gi * hw..][..hw];
+                for (d, &v) in dplane[so..so + (i1 - i0)].iter_mut().zip(&src[i0..i1]) {
+                    *d += v;
+                }
+            }
+        }
+    });
+}
+
+fn check(ws: &ConvWorkspace, b: usize, x: &[f32], w: &[f32]) {
+    let s = &ws.shape;
+    assert!(b >= 1, "conv: empty batch");
+    assert!(b <= ws.max_batch, "conv: batch of {b} exceeds the workspace's {}", ws.max_batch);
+    assert_eq!(x.len(), s.in_len(b), "conv: x must be {} x {b} x {} x {}", s.c_in, s.h, s.w);
+    assert_eq!(w.len(), s.weight_len(), "conv: weight must be {} x {} x {} x {}", s.c_out, s.c_in, s.k, s.k);
+}
+
+/// Forward pass on a CNHW batch `x` of `b` samples: `y` (CNHW, `C_out` channels) is the
+/// convolution with weights `w` (`[C_out][C_in][k][k]`), plus `bias` (`[C_out]`) if given.
+#[allow(clippy::too_many_arguments)]
+pub fn conv_forward(
+    ws: &mut ConvWorkspace,
+    b: usize,
+    x: &[f32],
+    w: &[f32],
+    bias: Option<&[f32]>,
+    y: &mut [f32],
+    par: Parallelism,
+) {
+    check(ws, b, x, w);
+    let s = ws.shape;
+    let (hw, kdim) = (s.hw(), s.col_rows());
+    assert_eq!(y.len(), s.out_len(b), "conv: y must be {} x {b} x {} x {}", s.c_out, s.h, s.w);
+    for b0 in (0..b).step_by(ws.group) {
+        let g = ws.group.min(b - b0);
+        let n = g * hw;
+        im2col(&s, x, b, b0, g, &mut ws.col, par);
+        let col = Strided::rows(&ws.col[..kdim * n], n);
+        matmul_strided(s.c_out, n, kdim, Strided::rows(w, kdim), col, &mut y[b0 * hw..], b * hw, false, par);
+    }
+    if let Some(bias) = bias {
+        assert_eq!(bias.len(), s.c_out, "conv: bias must have {} values", s.c_out);
+        for_chunks(par, y, b * hw, y.len(), |c, yc| {
+            let bc = bias[c];
+            for v in yc {
+                *v += bc;
+            }
+        });
+    }
+}
+
+/// Backward pass: given the forward input `x` and `dy` = dL/dy (CNHW), writes dL/dw into
+/// `dw` (every entry), dL/dbias into `db` if given, and dL/dx into `dx` if given (the first
+/// layer of a net does not need it).
+#[allow(clippy::too_many_arguments)]
+pub fn conv_backward(
+    ws: &mut ConvWorkspace,
+    b: usize,
+    x: &[f32],
+    w: &[f32],
+    dy: &[f32],
+    dw: &mut [f32],
+    db: Option<&mut [f32]>,
+    mut dx: Option<&mut [f32]>,
+    par: Parallelism,
+) {
+    check(ws, b, x, w);
+    let s = ws.shape;
+    let (hw, kdim) = (s.hw(), s.col_rows());
+    assert_eq!(dy.len(), s.out_len(b), "conv: dy must be {} x {b} x {} x {}", s.c_out, s.h, s.w);
+    assert_eq!(dw.len(), s.weight_len(), "conv: dw must have {} values", s.weight_len());
+    if let Some(dx) = &dx {
+        assert_eq!(dx.len(), s.in_len(b), "conv: dx must be {} x {b} x {} x {}", s.c_in, s.h, s.w);
+    }
+    for (gi, b0) in (0..b).step_by(ws.group).enumerate() {
+        let g = ws.group.min(b - b0);
+        let n = g * hw;
+        let dy_g = Strided { data: &dy[b0 * hw..], rs: b * hw, cs: 1 };
+        im2col(&s, x, b, b0, g, &mut ws.col, par);
+        let col = Strided::transposed(&ws.col[..kdim * n], n);
+        matmul_strided(s.c_out, kdim, n, dy_g, col, dw, kdim, gi > 0, par);
+        if let Some(dx) = dx.as_deref_mut() {
+            let dcol = &mut ws.col[..kdim * n];
+            matmul_strided(kdim, n, s.c_out, Strided::transposed(w, kdim), dy_g, dcol, n, false, par);
+            col2im(&s, dcol, b, b0, g, dx, par);
+        }
+    }
+    if let Some(db) = db {
+        assert_eq!(db.len(), s.c_out, "conv: db must have {} values", s.c_out);
+        for_chunks(par, db, 1, dy.len(), |c, o| {
+            let run = &dy[c * b * hw..][..b * hw];
+            o[0] = block_sum(run, run, |v, _| v) as f32;
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::*;
+    use super::*;
+
+    /// The f32 forward against the f64 direct convolution, with the rounding bound
+    /// `|y - ref| <= gamma(K + 1) sum |terms|` (K = C_in k k products plus the bias; any
+    /// summation order, any FMA use). Returns the worst error as a fraction of that bound.
+    fn forward_matches(s: ConvShape, b: usize, group: usize, seed: u64) -> f64 {
+        let x = uniform(seed, s.in_len(b), 1.0);
+        let w = uniform(seed + 1, s.weight_len(), 0.5);
+        let bias = uniform(seed + 2, s.c_out, 0.5);
+        let mut ws = ConvWorkspace::with_group(s, b + 3, group);
+        let mut y = vec![f32::NAN; s.out_len(b)];
+        conv_forward(&mut ws, b, &x, &w, Some(&bias), &mut y, Parallelism::None);
+        let (want, mag) = naive_conv(&s, b, &to64(&x), &to64(&w), Some(&to64(&bias)));
+        let bound = gamma(s.col_rows() + 1);
+        let mut worst: f64 = 0.0;
+        for (i, ((&got, &r), &m)) in y.iter().zip(&want).zip(&mag).enumerate() {
+            let err = (got as f64 - r).abs();
+            assert!(err <= bound * m, "{s:?} b {b} group {group}: y[{i}] {got} vs {r} (bound {})", bound * m);
+            worst = worst.max(err / (bound * m));
+        }
+        worst
+    }
+
+    #[test]
+    fn forward_matches_direct_convolution() {
+        let mut worst: f64 = 0.0;
+        for (s, b, group) in [
+            (ConvShape::new(1, 4, 3, 5, 7).unwrap(), 3, 2),
+            (ConvShape::new(1, 3, 5, 6, 4).unwrap(), 5, 4),
+            (ConvShape::new(3, 5, 3, 7, 9).unwrap(), 7, 3),
+            (ConvShape::new(4, 2, 5, 9, 5).unwrap(), 5, 2),
+            (ConvShape::new(2, 6, 5, 3, 3).unwrap(), 4, 4), // padding wider than half the image
+            (ConvShape::new(8, 16, 3, 14, 14).unwrap(), 10, 4),
+            (ConvShape::new(5, 7, 1, 4, 6).unwrap(), 3, 1),
+        ] {
+            worst = worst.max(forward_matches(s, b, group, 11 + b as u64));
+        }
+        eprintln!("conv forward: worst error {worst:.3} of the rounding bound");
+    }
+
+    /// The reference loss of the gradient checks: `L = sum r_i y_i + 0.25 sum y_i^2`, so that
+    /// `dL/dy = r + y / 2` (not linear in y, and every output matters).
+    fn loss(y: &[f64], r: &[f32]) -> f64 {
+        y.iter().zip(r).map(|(&v, &ri)| ri as f64 * v + 0.25 * v * v).sum()
+    }
+
+    fn gradient_check(s: ConvShape, b: usize, group: usize) {
+        let x = uniform(21, s.in_len(b), 1.0);
+        let w = uniform(22, s.weight_len(), 0.5);
+        let bias = uniform(23, s.c_out, 0.5);
+        let r = uniform(24, s.out_len(b), 1.0);
+        let mut ws = ConvWorkspace::with_group(s, b, group);
+        let mut y = vec![0.0; s.out_len(b)];
+        conv_forward(&mut ws, b, &x, &w, Some(&bias), &mut y, Parallelism::None);
+        let dy: Vec<f32> = y.iter().zip(&r).map(|(&v, &ri)| ri + 0.5 * v).collect();
+        let (mut dw, mut db, mut dx) = (vec![f32::NAN; w.len()], vec![f32::NAN; s.c_out], vec![f32::NAN; x.len()]);
+        conv_backward(&mut ws, b, &x, &w, &dy, &mut dw, Some(&mut db), Some(&mut dx), Parallelism::None);
+
+        let (mut x64, mut w64, mut b64) = (to64(&x), to64(&w), to64(&bias));
+        let mut fd = FdCheck::default();
+        for (i, &d) in dw.iter().enumerate() {
+            let g = central(&mut w64, i, &mut |q| loss(&naive_conv(&s, b, &x64, q, Some(&b64)).0, &r));
+            fd.check(&format!("{s:?} dw[{i}]"), d, g);
+        }
+        for (i, &d) in db.iter().enumerate() {
+            let g = central(&mut b64, i, &mut |q| loss(&naive_conv(&s, b, &x64, &w64, Some(q)).0, &r));
+            fd.check(&format!("{s:?} db[{i}]"), d, g);
+        }
+        // Every input pixel, so every border position of the padding is exercised.
+        for (i, &d) in dx.iter().enumerate() {
+            let g = central(&mut x64, i, &mut |q| loss(&naive_conv(&s, b, q, &w64, Some(&b64)).0, &r));
+            fd.check(&format!("{s:?} dx[{i}]"), d, g);
+        }
+        fd.finish(&format!("conv gradient {s:?} batch {b} group {group}"), 0.5);
+    }
+
+    #[test]
+    fn gradient_matches_finite_differences() {
+        gradient_check(ConvShape::new(1, 3, 3, 5, 4).unwrap(), 3, 2);
+        gradient_check(ConvShape::new(2, 3, 5, 4, 6).unwrap(), 3, 2);
+        gradient_check(ConvShape::new(3, 2, 3, 6, 5).unwrap(), 5, 3);
+    }
+
+    /// dw, db and dx against direct f64 sums with the rounding bound, at sizes too large for
+    /// finite differences (many groups, a short last group).
+    #[test]
+    fn backward_matches_direct_sums() {
+        for (s, b, group) in
+            [(ConvShape::new(6, 8, 5, 10, 7).unwrap(), 7, 3), (ConvShape::new(16, 8, 3, 12, 12).unwrap(), 9, 4)]
+        {
+            let x = uniform(31, s.in_len(b), 1.0);
+            let w = uniform(32, s.weight_len(), 0.5);
+            let dy = uniform(33, s.out_len(b), 1.0);
+            let mut ws = ConvWorkspace::with_group(s, b, group);
+            let (mut dw, mut db, mut dx) = (vec![0.0; w.len()], vec![0.0; s.c_out], vec![0.0; x.len()]);
+            conv_backward(&mut ws, b, &x, &w, &dy, &mut dw, Some(&mut db), Some(&mut dx), Parallelism::None);
+            let (k, p, hh, ww) = (s.k as isize, s.pad() as isize, s.h as isize, s.w as isize);
+            let xi = |ci: usize, n: usize, ih: isize, iw: isize| ((ci * b + n) * s.h + ih as usize) * s.w + iw as usize;
+            let yi = |co: usize, n: usize, h: isize, x_: isize| ((co * b + n) * s.h + h as usize) * s.w + x_ as usize;
+            let (mut rdw, mut mdw) = (vec![0.0f64; w.len()], vec![0.0f64; w.len()]);
+            let (mut rdx, mut mdx) = (vec![0.0f64; x.len()], vec![0.0f64; x.len()]);
+            let (mut rdb, mut mdb) = (vec![0.0f64; s.c_out], vec![0.0f64; s.c_out]);
+            for co in 0..s.c_out {
+                for n in 0..b {
+                    for h in 0..hh {
+                        for x_ in 0..ww {
+                            let d = dy[yi(co, n, h, x_)] as f64;
+                            rdb[co] += d;
+                            mdb[co] += d.abs();
+                            for ci in 0..s.c_in {
+                                for kh in 0..k {
+                                    for kw in 0..k {
+                                        let (ih, iw) = (h + kh - p, x_ + kw - p);
+                                        if ih < 0 || ih >= hh || iw < 0 || iw >= ww {
+                                            continue;
+                                        }
+                                        let wi = ((co * s.c_in + ci) * s.k + kh as usize) * s.k + kw as usize;
+                                        let xv = x[xi(ci, n, ih, iw)] as f64;
+                                        rdw[wi] += d * xv;
+                                        mdw[wi] += (d * xv).abs();
+                                        rdx[xi(ci, n, ih, iw)] += d * w[wi] as f64;
+                                        mdx[xi(ci, n, ih, iw)] += (d * w[wi] as f64).abs();
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            let mut worst: f64 = 0.0;
+            for (name, got, want, mag, terms) in [
+                ("dw", &dw, &rdw, &mdw, b * s.hw()),
+                ("dx", &dx, &rdx, &mdx, s.c_out * s.k * s.k),
+                ("db", &db, &rdb, &mdb, b * s.hw()),
+            ] {
+                let bound = gamma(terms);
+                for (i, ((&g, &r), &m)) in got.iter().zip(want).zip(mag).enumerate() {
+                    let err = (g as f64 - r).abs();
+                    assert!(err <= bound * m + 1e-30, "{s:?} {name}[{i}]: {g} vs {r}");
+                    if m > 0.0 {
+                        worst = worst.max(err / (bound * m));
+                    }
+                }
+            }
+            eprintln!("conv backward {s:?}: worst error {worst:.3} of the rounding bound");
+        }
+    }
+
+    /// One and two threads give the same bits, forward and backward, at a size where the
+    /// GEMMs and the element-wise passes do split (m n k well above the crate's threshold).
+    #[test]
+    fn threads_do_not_change_bits() {
+        let s = ConvShape::new(8, 16, 5, 14, 14).unwrap();
+        let b = 7;
+        let x = uniform(41, s.in_len(b), 1.0);
+        let w = uniform(42, s.weight_len(), 0.5);
+        let bias = uniform(43, s.c_out, 0.5);
+        let dy = uniform(44, s.out_len(b), 1.0);
+        let run = |par: Parallelism| {
+            let mut ws = ConvWorkspace::with_group(s, b, 3);
+            let mut y = vec![0.0; s.out_len(b)];
+            conv_forward(&mut ws, b, &x, &w, Some(&bias), &mut y, par);
+            let (mut dw, mut db, mut dx) = (vec![0.0; w.len()], vec![0.0; s.c_out], vec![0.0; x.len()]);
+            conv_backward(&mut ws, b, &x, &w, &dy, &mut dw, Some(&mut db), Some(&mut dx), par);
+            (bits(&y), bits(&dw), bits(&db), bits(&dx))
+        };
+        let serial = run(Parallelism::None);
+        let threaded = pool2().install(|| run(Parallelism::Rayon(0)));
+        assert!(serial == threaded, "2 threads changed the bits");
+        assert!(serial == run(Parallelism::None));
+    }
+
+    #[test]
+    fn rejects_bad_shapes() {
+        assert!(ConvShape::new(1, 1, 4, 5, 5).is_err());
+        assert!(ConvShape::new(0, 1, 3, 5, 5).is_err());
+        let s = ConvShape::new(2, 3, 3, 4, 4).unwrap();
+        assert_eq!((s.pad(), s.col_rows(), s.weight_len(), s.macs_per_sample()), (1, 18, 54, 3 * 18 * 16));
+    }
+}
