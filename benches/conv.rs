@@ -1,0 +1,334 @@
+//! Speed of the convolution kernels (src/nets/ops/conv.rs): forward + backward of each
+//! convolution layer of the LeNet-like and the small VGG-like nets at batch 100, with 1 and
+//! 2 threads. Throughput is in FLOP/s: 2 flops per multiply-add, forward + dW + dX = 3
+//! GEMM-equivalents (2 for a first layer, which needs no dX).
+//!
+//! `cargo bench --bench conv` runs the criterion groups. `CONV_SWEEP=1 cargo bench --bench
+//! conv` instead times variants back to back (group sizes `CONV_GROUPS=1,2,4`, layers `LAYERS=lenet_c2,vgg`; `BREAKDOWN=1` adds a split of each pass into its
+//! im2col / GEMM / col2im parts) in interleaved rounds and prints medians with the share of
+//! the machine's fp32 peak (`PEAK_GFLOPS`, default 116: one core, AVX2 FMA), the way the
+//! numbers in conv.rs's notes were taken. The machine's speed drifts; only compare numbers
+//! taken back to back.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, Throughput};
+use qnet_exp::nets::gemm::{matmul_strided, Strided};
+use qnet_exp::nets::ops::conv::{col2im, im2col, TapMasks};
+use qnet_exp::nets::ops::{conv_backward, conv_forward, ConvShape, ConvWorkspace};
+use qnet_exp::nets::Parallelism;
+
+const BATCH: usize = 100;
+
+/// (name, shape, first layer).
+fn layers() -> Vec<(&'static str, ConvShape, bool)> {
+    let s = |ci, co, k, hw| ConvShape::new(ci, co, k, hw, hw).unwrap();
+    vec![
+        ("lenet_c1_5x5_1to32_28", s(1, 32, 5, 28), true),
+        ("lenet_c2_5x5_32to64_14", s(32, 64, 5, 14), false),
+        ("vgg_c1_3x3_1to32_28", s(1, 32, 3, 28), true),
+        ("vgg_c2_3x3_32to32_28", s(32, 32, 3, 28), false),
+        ("vgg_c3_3x3_32to64_14", s(32, 64, 3, 14), false),
+        ("vgg_c4_3x3_64to64_14", s(64, 64, 3, 14), false),
+    ]
+}
+
+/// Flops of one forward + backward at batch `b`.
+fn flops(s: &ConvShape, first: bool, b: usize) -> f64 {
+    2.0 * (s.macs_per_sample() * b) as f64 * if first { 2.0 } else { 3.0 }
+}
+
+struct Bufs {
+    x: Vec<f32>,
+    w: Vec<f32>,
+    y: Vec<f32>,
+    dy: Vec<f32>,
+    dw: Vec<f32>,
+    db: Vec<f32>,
+    dx: Vec<f32>,
+}
+
+fn bufs(s: &ConvShape, b: usize) -> Bufs {
+    let v = |n: usize, m: usize| (0..n).map(|i| ((i * m % 1009) as f32) * 1e-3 - 0.5).collect::<Vec<f32>>();
+    Bufs {
+        x: v(s.in_len(b), 7919),
+        w: v(s.weight_len(), 613),
+        y: vec![0.0; s.out_len(b)],
+        dy: v(s.out_len(b), 337),
+        dw: vec![0.0; s.weight_len()],
+        db: vec![0.0; s.c_out],
+        dx: vec![0.0; s.in_len(b)],
+    }
+}
+
+/// One forward + backward pass (no dX for a first layer), as a network step runs it.
+fn step(ws: &mut ConvWorkspace, bf: &mut Bufs, first: bool, par: Parallelism) {
+    let b = BATCH;
+    conv_forward(ws, b, black_box(&bf.x), &bf.w, None, &mut bf.y, par);
+    let dx = if first { None } else { Some(&mut bf.dx[..]) };
+    conv_backward(ws, b, &bf.x, &bf.w, black_box(&bf.dy), &mut bf.dw, Some(&mut bf.db), dx, par);
+}
+
+fn criterion_benches(c: &mut Criterion) {
+    for (name, s, first) in layers() {
+        let mut g = c.benchmark_group(format!("conv_{name}_b{BATCH}"));
+        // Elements = flops: criterion's elem/s is FLOP/s.
+        g.throughput(Throughput::Elements(flops(&s, first, BATCH) as u64));
+        g.sample_size(10).measurement_time(Duration::from_secs(4)).warm_up_time(Duration::from_secs(1));
+        for threads in [1usize, 2] {
+            let par = if threads == 1 { Parallelism::None } else { Parallelism::Rayon(0) };
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            let mut ws = ConvWorkspace::new(s, BATCH);
+            let mut bf = bufs(&s, BATCH);
+            g.bench_function(format!("forward_backward_threads{threads}"), |bch| {
+                bch.iter(|| pool.install(|| step(&mut ws, &mut bf, first, par)))
+            });
+        }
+        g.finish();
+    }
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[v.len() / 2]
+}
+
+/// Nanoseconds the calling thread has spent on a CPU: `clock_gettime(CLOCK_THREAD_CPUTIME_ID)`
+/// (exact, unlike /proc's schedstat, which advances in scheduler ticks), by a raw system call
+/// since the crate has no libc binding; 0 off x86-64 Linux. On a shared machine a
+/// single-threaded variant's on-CPU time is far steadier than its wall time.
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+fn thread_cpu_ns() -> u64 {
+    let mut ts = [0i64; 2];
+    let ret: i64;
+    // SAFETY: clock_gettime (syscall 228) with CLOCK_THREAD_CPUTIME_ID (3) writes one
+    // struct timespec (two i64) to the pointer; the syscall clobbers rcx and r11 only.
+    unsafe {
+        std::arch::asm!(
+            "syscall",
+            inlateout("rax") 228i64 => ret,
+            in("rdi") 3i64,
+            in("rsi") ts.as_mut_ptr(),
+            lateout("rcx") _,
+            lateout("r11") _,
+            options(nostack)
+        );
+    }
+    if ret != 0 {
+        return 0;
+    }
+    (ts[0] * 1_000_000_000 + ts[1]) as u64
+}
+
+#[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
+fn thread_cpu_ns() -> u64 {
+    0
+}
+
+/// Seconds per call of each variant, wall and on-CPU time of the calling thread, medians
+/// over `rounds` interleaved rounds (each round runs every variant once, after one warm-up
+/// call each).
+fn interleaved(rounds: usize, variants: &mut [Box<dyn FnMut() + '_>]) -> Vec<(f64, f64)> {
+    for f in variants.iter_mut() {
+        f();
+    }
+    let mut t = vec![(Vec::with_capacity(rounds), Vec::with_capacity(rounds)); variants.len()];
+    for _ in 0..rounds {
+        for (f, (wall, cpu)) in variants.iter_mut().zip(t.iter_mut()) {
+            let (start, c0) = (Instant::now(), thread_cpu_ns());
+            f();
+            wall.push(start.elapsed().as_secs_f64());
+            cpu.push((thread_cpu_ns() - c0) as f64 * 1e-9);
+        }
+    }
+    t.iter_mut().map(|(w, c)| (median(w), median(c))).collect()
+}
+
+/// The parts of one forward + backward at group size `g`, timed separately (whole batch).
+fn breakdown(s: &ConvShape, first: bool, g: usize, par: Parallelism, rounds: usize) -> Vec<(&'static str, f64)> {
+    let b = BATCH;
+    let mut bf = bufs(s, b);
+    let (hw, kdim) = (s.hw(), s.col_rows());
+    let mut col = vec![0.0f32; kdim * g * hw];
+    let masks = &TapMasks::new(s);
+    let groups: Vec<(usize, usize)> = (0..b).step_by(g).map(|b0| (b0, g.min(b - b0))).collect();
+    let mut names = vec!["im2col", "gemm_fwd", "gemm_dw"];
+    if !first {
+        names.extend(["gemm_dcol", "col2im"]);
+    }
+    let x = bf.x.clone();
+    let w = bf.w.clone();
+    let dy = bf.dy.clone();
+    let mut variants: Vec<Box<dyn FnMut() + '_>> = Vec::new();
+    {
+        let col = &mut col;
+        let groups = &groups;
+        let x = &x;
+        let w = &w;
+        let dy = &dy;
+        let y = &mut bf.y;
+        let dw = &mut bf.dw;
+        let dx = &mut bf.dx;
+        let mut col_a = col.clone();
+        let mut col_b = col.clone();
+        let mut col_c = col.clone();
+        let col_d = col.clone();
+        variants.push(Box::new(move || {
+            for &(b0, gg) in groups {
+                im2col(s, masks, x, b, b0, gg, col, par);
+            }
+        }));
+        variants.push(Box::new(move || {
+            for &(b0, gg) in groups {
+                let n = gg * hw;
+                let c = Strided::rows(&col_a[..kdim * n], n);
+                matmul_strided(s.c_out, n, kdim, Strided::rows(w, kdim), c, &mut y[b0 * hw..], b * hw, false, par);
+            }
+            col_a[0] += 0.0;
+        }));
+        variants.push(Box::new(move || {
+            for (gi, &(b0, gg)) in groups.iter().enumerate() {
+                let n = gg * hw;
+                let dyg = Strided { data: &dy[b0 * hw..], rs: b * hw, cs: 1 };
+                matmul_strided(
+                    s.c_out,
+                    kdim,
+                    n,
+                    dyg,
+                    Strided::transposed(&col_b[..kdim * n], n),
+                    dw,
+                    kdim,
+                    gi > 0,
+                    par,
+                );
+            }
+            col_b[0] += 0.0;
+        }));
+        if !first {
+            variants.push(Box::new(move || {
+                for &(b0, gg) in groups {
+                    let n = gg * hw;
+                    let dyg = Strided { data: &dy[b0 * hw..], rs: b * hw, cs: 1 };
+                    matmul_strided(
+                        kdim,
+                        n,
+                        s.c_out,
+                        Strided::transposed(w, kdim),
+                        dyg,
+                        &mut col_c[..kdim * n],
+                        n,
+                        false,
+                        par,
+                    );
+                }
+            }));
+            variants.push(Box::new(move || {
+                for &(b0, gg) in groups {
+                    col2im(s, masks, &col_d, b, b0, gg, dx, par);
+                }
+            }));
+        }
+    }
+    let t = interleaved(rounds, &mut variants);
+    // On-CPU time for one thread, wall time otherwise.
+    let single = par == Parallelism::None;
+    names.into_iter().zip(t).map(|(n, (w, c))| (n, if single { c } else { w })).collect()
+}
+
+fn sweep() {
+    let peak: f64 = std::env::var("PEAK_GFLOPS").ok().and_then(|v| v.parse().ok()).unwrap_or(116.0);
+    let rounds: usize = std::env::var("ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(9);
+    let groups: Vec<usize> = std::env::var("CONV_GROUPS")
+        .ok()
+        .map(|v| v.split(',').map(|g| g.parse().unwrap()).collect())
+        .unwrap_or(vec![1, 2, 4, 8, 16, 100]);
+    let only = std::env::var("LAYERS").ok();
+    if let Some(t) = std::env::var("LHS_PACK").ok().and_then(|v| v.parse().ok()) {
+        gemm::set_lhs_packing_threshold_single_thread(t);
+        gemm::set_lhs_packing_threshold_multi_thread(t);
+    }
+    // Calibration: a square 512^3 product (8 calls) through the same GEMM library, back to
+    // back with nothing else, so the shares below can be read against what it reaches now.
+    {
+        let n = 512;
+        let a: Vec<f32> = (0..n * n).map(|i| (i % 97) as f32 * 0.01).collect();
+        let mut c = vec![0.0f32; n * n];
+        let t = interleaved(
+            rounds,
+            &mut [Box::new(|| {
+                for _ in 0..8 {
+                    matmul_strided(
+                        n,
+                        n,
+                        n,
+                        Strided::rows(&a, n),
+                        Strided::rows(&a, n),
+                        &mut c,
+                        n,
+                        false,
+                        Parallelism::None,
+                    );
+                }
+            })],
+        );
+        let fl = 8.0 * 2.0 * (n * n * n) as f64 * 1e-9;
+        let (gw, gc) = (fl / t[0].0, fl / t[0].1);
+        println!(
+            "calibration: 512^3 GEMM, 1 thread: {gw:.1} GFLOP/s wall ({:.1} %), {gc:.1} on-CPU ({:.1} % of {peak})",
+            100.0 * gw / peak,
+            100.0 * gc / peak
+        );
+    }
+    for (name, s, first) in layers() {
+        if only.as_deref().is_some_and(|o| !o.split(',').any(|l| name.contains(l))) {
+            continue;
+        }
+        let fl = flops(&s, first, BATCH);
+        for threads in [1usize, 2] {
+            let par = if threads == 1 { Parallelism::None } else { Parallelism::Rayon(0) };
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            pool.install(|| {
+                let mut wss: Vec<(ConvWorkspace, Bufs)> =
+                    groups.iter().map(|&g| (ConvWorkspace::with_group(s, BATCH, g), bufs(&s, BATCH))).collect();
+                let mut variants: Vec<Box<dyn FnMut() + '_>> = wss
+                    .iter_mut()
+                    .map(|(ws, bf)| Box::new(move || step(ws, bf, first, par)) as Box<dyn FnMut()>)
+                    .collect();
+                let t = interleaved(rounds, &mut variants);
+                for (g, (wall, cpu)) in groups.iter().zip(t) {
+                    let gf = fl / wall * 1e-9;
+                    let cpu_note = if threads == 1 {
+                        let gc = fl / cpu * 1e-9;
+                        format!("  on-CPU {:7.2} ms {gc:6.1} GFLOP/s {:5.1} %", cpu * 1e3, 100.0 * gc / peak)
+                    } else {
+                        String::new()
+                    };
+                    println!(
+                        "{name} threads {threads} group {g:>3}: wall {:7.2} ms {gf:6.1} GFLOP/s {:5.1} % of {threads} x {peak}{cpu_note}",
+                        wall * 1e3,
+                        100.0 * gf / (peak * threads as f64)
+                    );
+                }
+                if std::env::var_os("BREAKDOWN").is_some() {
+                    for &g in &groups {
+                        let parts = breakdown(&s, first, g, par, rounds);
+                        let total: f64 = parts.iter().map(|p| p.1).sum();
+                        let line: Vec<String> = parts.iter().map(|(n, t)| format!("{n} {:.2}", t * 1e3)).collect();
+                        println!("  group {g:>3} parts (ms): {}  sum {:.2}", line.join("  "), total * 1e3);
+                    }
+                }
+            });
+        }
+    }
+}
+
+fn main() {
+    if std::env::var_os("CONV_SWEEP").is_some() {
+        sweep();
+        return;
+    }
+    let mut c = Criterion::default().configure_from_args();
+    criterion_benches(&mut c);
+    c.final_summary();
+}
