@@ -153,7 +153,7 @@ fn breakdown(s: &ConvShape, first: bool, g: usize, par: Parallelism, rounds: usi
     let mut col = vec![0.0f32; kdim * g * hw];
     let masks = &TapMasks::new(s);
     let groups: Vec<(usize, usize)> = (0..b).step_by(g).map(|b0| (b0, g.min(b - b0))).collect();
-    let mut names = vec!["im2col", "gemm_fwd", "gemm_dw"];
+    let mut names = vec!["im2col", "gemm_fwd", "gemm_dw", "gemm_dwt"];
     if !first {
         names.extend(["gemm_dcol", "col2im"]);
     }
@@ -174,6 +174,7 @@ fn breakdown(s: &ConvShape, first: bool, g: usize, par: Parallelism, rounds: usi
         let mut col_b = col.clone();
         let mut col_c = col.clone();
         let col_d = col.clone();
+        let mut col_e = col.clone();
         variants.push(Box::new(move || {
             for &(b0, gg) in groups {
                 im2col(s, masks, x, b, b0, gg, col, par);
@@ -204,6 +205,26 @@ fn breakdown(s: &ConvShape, first: bool, g: usize, par: Parallelism, rounds: usi
                 );
             }
             col_b[0] += 0.0;
+        }));
+        // dW^T = col dY_g^T into a K x C_out buffer (then one transpose per batch).
+        let mut dwt = vec![0.0f32; kdim * s.c_out];
+        variants.push(Box::new(move || {
+            for (gi, &(b0, gg)) in groups.iter().enumerate() {
+                let n = gg * hw;
+                let dyt = Strided { data: &dy[b0 * hw..], rs: 1, cs: b * hw };
+                matmul_strided(
+                    kdim,
+                    s.c_out,
+                    n,
+                    Strided::rows(&col_e[..kdim * n], n),
+                    dyt,
+                    &mut dwt,
+                    s.c_out,
+                    gi > 0,
+                    par,
+                );
+            }
+            col_e[0] += 0.0;
         }));
         if !first {
             variants.push(Box::new(move || {

@@ -94,6 +94,8 @@ pub struct ConvWorkspace {
     group: usize,
     masks: TapMasks,
     col: Vec<f32>,
+    /// dW^T (`C_in*k*k x C_out`), accumulated over the groups.
+    dwt: Vec<f32>,
 }
 
 impl ConvWorkspace {
@@ -108,7 +110,8 @@ impl ConvWorkspace {
         assert!(max_batch >= 1, "conv workspace batch size must be at least 1");
         let group = group.clamp(1, max_batch);
         let col = vec![0.0; shape.col_rows() * group * shape.hw()];
-        ConvWorkspace { shape, max_batch, group, masks: TapMasks::new(&shape), col }
+        let dwt = vec![0.0; shape.weight_len()];
+        ConvWorkspace { shape, max_batch, group, masks: TapMasks::new(&shape), col, dwt }
     }
 
     pub fn shape(&self) -> &ConvShape {
@@ -326,14 +329,17 @@ pub fn conv_backward(
         let n = g * hw;
         let dy_g = Strided { data: &dy[b0 * hw..], rs: b * hw, cs: 1 };
         im2col(&s, &ws.masks, x, b, b0, g, &mut ws.col, par);
-        let col = Strided::transposed(&ws.col[..kdim * n], n);
-        matmul_strided(s.c_out, kdim, n, dy_g, col, dw, kdim, gi > 0, par);
+        // dW^T (K x C_out) += col dY_g^T: see the module notes for why transposed.
+        let dy_t = Strided { data: &dy[b0 * hw..], rs: 1, cs: b * hw };
+        let col = Strided::rows(&ws.col[..kdim * n], n);
+        matmul_strided(kdim, s.c_out, n, col, dy_t, &mut ws.dwt, s.c_out, gi > 0, par);
         if let Some(dx) = dx.as_deref_mut() {
             let dcol = &mut ws.col[..kdim * n];
             matmul_strided(kdim, n, s.c_out, Strided::transposed(w, kdim), dy_g, dcol, n, false, par);
             col2im(&s, &ws.masks, dcol, b, b0, g, dx, par);
         }
     }
+    super::transpose(&ws.dwt, kdim, s.c_out, dw, kdim);
     if let Some(db) = db {
         assert_eq!(db.len(), s.c_out, "conv: db must have {} values", s.c_out);
         for_chunks(par, db, 1, dy.len(), |c, o| {

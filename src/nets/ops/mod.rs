@@ -136,7 +136,7 @@ pub(crate) fn block_sum3(a: &[f32], b: &[f32], c: &[f32], f: impl Fn(f32, f32, f
 }
 
 /// Transposes `rows x cols` row-major `src` into `cols x rows` row-major `dst` in 8 x 8 tiles.
-fn transpose(src: &[f32], rows: usize, cols: usize, dst: &mut [f32], dst_rs: usize) {
+pub(crate) fn transpose(src: &[f32], rows: usize, cols: usize, dst: &mut [f32], dst_rs: usize) {
     const T: usize = 8;
     for r0 in (0..rows).step_by(T) {
         let r1 = (r0 + T).min(rows);
