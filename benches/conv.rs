@@ -145,6 +145,40 @@ fn interleaved(rounds: usize, variants: &mut [Box<dyn FnMut() + '_>]) -> Vec<(f6
     t.iter_mut().map(|(w, c)| (median(w), median(c))).collect()
 }
 
+/// [`im2col`] as first written: a copy of each shifted plane, then the padding columns
+/// zeroed row by row.
+fn im2col_copy_then_zero(s: &ConvShape, x: &[f32], b: usize, b0: usize, g: usize, col: &mut [f32]) {
+    let (k, w, hw, p) = (s.k, s.w, s.hw(), s.pad() as isize);
+    let n = g * hw;
+    let valid = |len: usize, d: isize| {
+        let lo = (-d).max(0) as usize;
+        let hi = (len as isize - d).clamp(0, len as isize) as usize;
+        (lo.min(hi), hi)
+    };
+    for (r, row) in col[..s.col_rows() * n].chunks_exact_mut(n).enumerate() {
+        let (ci, t) = (r / (k * k), r % (k * k));
+        let (dh, dw) = ((t / k) as isize - p, (t % k) as isize - p);
+        let off = dh * w as isize + dw;
+        let (h_lo, h_hi) = valid(s.h, dh);
+        let (w_lo, w_hi) = valid(w, dw);
+        let i0 = ((h_lo * w) as isize).max(-off) as usize;
+        let i1 = (((h_hi * w) as isize).min(hw as isize - off).max(0) as usize).max(i0);
+        for (gi, d) in row.chunks_exact_mut(hw).enumerate() {
+            let src = &x[(ci * b + b0 + gi) * hw..][..hw];
+            d[..i0].fill(0.0);
+            let so = (i0 as isize + off) as usize;
+            d[i0..i1].copy_from_slice(&src[so..so + (i1 - i0)]);
+            d[i1..].fill(0.0);
+            if w_lo > 0 || w_hi < w {
+                for rr in d[h_lo * w..h_hi * w].chunks_exact_mut(w) {
+                    rr[..w_lo].fill(0.0);
+                    rr[w_hi..].fill(0.0);
+                }
+            }
+        }
+    }
+}
+
 /// The parts of one forward + backward at group size `g`, timed separately (whole batch).
 fn breakdown(s: &ConvShape, first: bool, g: usize, par: Parallelism, rounds: usize) -> Vec<(&'static str, f64)> {
     let b = BATCH;
@@ -153,7 +187,7 @@ fn breakdown(s: &ConvShape, first: bool, g: usize, par: Parallelism, rounds: usi
     let mut col = vec![0.0f32; kdim * g * hw];
     let masks = &TapMasks::new(s);
     let groups: Vec<(usize, usize)> = (0..b).step_by(g).map(|b0| (b0, g.min(b - b0))).collect();
-    let mut names = vec!["im2col", "gemm_fwd", "gemm_dw", "gemm_fwd_wt", "gemm_dwt"];
+    let mut names = vec!["im2col", "im2col_copy_zero", "gemm_fwd", "gemm_dw", "gemm_fwd_wt", "gemm_dwt"];
     if !first {
         names.extend(["gemm_dcol", "col2im"]);
     }
@@ -178,6 +212,14 @@ fn breakdown(s: &ConvShape, first: bool, g: usize, par: Parallelism, rounds: usi
         variants.push(Box::new(move || {
             for &(b0, gg) in groups {
                 im2col(s, masks, x, b, b0, gg, col, par);
+            }
+        }));
+        // The first version, kept for the comparison: copy the shifted plane, then zero the
+        // padding columns row by row (serial).
+        let mut col_z = col_e.clone();
+        variants.push(Box::new(move || {
+            for &(b0, gg) in groups {
+                im2col_copy_then_zero(s, x, b, b0, gg, &mut col_z);
             }
         }));
         variants.push(Box::new(move || {
@@ -357,8 +399,65 @@ fn sweep() {
     }
 }
 
+/// The element-wise passes of a LeNet step at batch 100 after each convolution: channel BN
+/// + ReLU forward and backward, 2 x 2 max-pool forward and backward, and (after the second)
+/// the flatten to the dense part and back. Milliseconds per batch.
+fn elementwise(rounds: usize) {
+    use qnet_exp::nets::ops::bn_channel::{bn_backward, bn_forward_train, BN_MOMENTUM};
+    use qnet_exp::nets::ops::{flatten_feature_major, maxpool2_backward, maxpool2_forward, unflatten_feature_major};
+    for (c, hw) in [(32usize, 28usize), (64, 14)] {
+        let n = c * BATCH * hw * hw;
+        for threads in [1usize, 2] {
+            let par = if threads == 1 { Parallelism::None } else { Parallelism::Rayon(0) };
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            pool.install(|| {
+                let z0: Vec<f32> = (0..n).map(|i| ((i * 7919 % 1009) as f32) * 1e-3 - 0.5).collect();
+                let (mut z, mut h, mut dz) = (z0.clone(), vec![0.0f32; n], vec![0.0f32; n]);
+                let (gamma, beta) = (vec![1.1f32; c], vec![0.1f32; c]);
+                let (mut rm, mut rv, mut mean, mut inv) = (vec![0.0; c], vec![1.0; c], vec![0.0; c], vec![0.0; c]);
+                let (mut dg, mut db) = (vec![0.0; c], vec![0.0; c]);
+                let (mut p, mut arg, mut dx) = (vec![0.0f32; n / 4], vec![0u8; n / 4], vec![0.0f32; n]);
+                let (mut f, mut df) = (vec![0.0f32; n / 4], vec![0.0f32; n / 4]);
+                let mut variants: Vec<Box<dyn FnMut() + '_>> = vec![
+                    Box::new(|| {
+                        z.copy_from_slice(&z0);
+                        bn_forward_train(
+                            &mut z, &mut h, None, &gamma, &beta, &mut rm, &mut rv, BN_MOMENTUM, &mut mean, &mut inv,
+                            par,
+                        );
+                        dz.copy_from_slice(&z0);
+                        bn_backward(&mut dz, &h, &z, &inv, &gamma, &mut dg, &mut db, par);
+                    }),
+                    Box::new(|| {
+                        maxpool2_forward(&z0, c * BATCH, hw, hw, &mut p, &mut arg, par);
+                        maxpool2_backward(&p, &arg, c * BATCH, hw, hw, &mut dx, par);
+                    }),
+                    Box::new(|| {
+                        let q = hw * hw / 4;
+                        flatten_feature_major(&z0[..n / 4], c, BATCH, q, &mut f, par);
+                        unflatten_feature_major(&f, c, BATCH, q, &mut df, par);
+                    }),
+                ];
+                let t = interleaved(rounds, &mut variants);
+                let pick = |i: usize| if threads == 1 { t[i].1 } else { t[i].0 } * 1e3;
+                println!(
+                    "elementwise {c} x {BATCH} x {hw} x {hw}, threads {threads} (ms): bn+relu fwd+bwd {:.2} (incl. 2 copies)  \
+                     maxpool fwd+bwd {:.2}  flatten+unflatten (pooled) {:.2}",
+                    pick(0),
+                    pick(1),
+                    pick(2)
+                );
+            });
+        }
+    }
+}
+
 fn main() {
     if std::env::var_os("CONV_SWEEP").is_some() {
+        if std::env::var_os("ELEMENTWISE").is_some() {
+            elementwise(std::env::var("ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(9));
+            return;
+        }
         sweep();
         return;
     }

@@ -11,7 +11,7 @@
 //! of the convolution (pass `bias: None` there), added to the running mean here, and its
 //! gradient is exactly 0 (the caller writes 0). ReLU keeps NaN.
 //!
-//! Sums are over fixed blocks ([`super::block_sum`]: 256-element f32 blocks, f64 totals)
+//! Sums are over fixed blocks ([`super::block_sum`]: 512-element f32 blocks, f64 totals)
 //! and each channel is summed by one thread, so the bits do not depend on the thread count.
 
 use super::{block_sum, block_sum3, for_chunks, for_chunks2};
@@ -289,7 +289,7 @@ mod tests {
 
     #[test]
     fn gradient_matches_finite_differences() {
-        let (c, n) = (3, 300); // 300: a partial 256-block and a partial 8-lane run
+        let (c, n) = (3, 530); // 530: a partial 512-block and a partial 32-lane run
         let s = setup(c, n, 51);
         let r = uniform(55, c * n, 1.0);
         let (h, dz, dg, db, _, _) = run(&s, &r, Parallelism::None);

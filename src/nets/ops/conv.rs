@@ -1,21 +1,52 @@
 //! Stride-1 "same" 2-D convolution (odd `k x k` kernel, zero padding `k/2`) on CNHW
-//! activations (see [`super`] for the layout contract), as im2col + GEMM.
+//! activations (see [`super`] for the layout contract), as im2col + GEMM through the `gemm`
+//! crate ([`matmul_strided`]).
 //!
 //! For a group of `G` samples starting at `b0`, [`im2col`] builds `col`
-//! (`C_in*k*k x G*H*W`, row `(ci*k + kh)*k + kw`, column `g*H*W + h*W + w`) and
-//! - forward: `Y[:, b0..b0+G] = W col` (`W` is `C_out x C_in*k*k` as stored), the product's
-//!   rows written straight into `y` with row stride `B*H*W`;
-//! - backward: `dW += dY_g col^T` over the groups in order (the first group overwrites), and
-//!   `dcol = W^T dY_g` into the same buffer, scattered back by [`col2im`] (the centre tap,
-//!   which covers every pixel, is copied first, the other taps added in row-major order).
+//! (`K x G*H*W`, `K = C_in*k*k`, row `(ci*k + kh)*k + kw`, column `g*H*W + h*W + w`) and
+//! - forward: `Y[:, b0..b0+G] = W col` (`W` is `C_out x K` as stored), the product's rows
+//!   written straight into `y` with row stride `B*H*W`;
+//! - backward: `dW^T += col dY_g^T` into a `K x C_out` buffer over the groups in order (the
+//!   first group overwrites), transposed into `dw` once per batch; and `dcol = W^T dY_g` into
+//!   the `col` buffer, scattered back by [`col2im`] (the centre tap, which covers every
+//!   pixel, is copied first, the other taps added in row-major order).
 //!
 //! A row of `col` for tap `(kh, kw)` of one sample is the input plane shifted by
-//! `(kh - k/2) * W + (kw - k/2)`: one contiguous copy, then the rows and columns that fall
-//! into the padding are zeroed. col2im zeroes those positions of `dcol` and adds the shifted
-//! row to the plane in one contiguous loop. Both vectorize over whole planes instead of
-//! `W`-element pieces.
+//! `(kh - k/2) * W + (kw - k/2)`: one contiguous pass over the plane that ANDs each value
+//! with a per-tap mask of the positions inside the image ([`TapMasks`]), so the padding
+//! becomes exact zeros (a NaN or inf never leaks into it); col2im adds the masked row back
+//! the same way.
 //!
-//! Why (measurements in benches/conv.rs, see the notes below `DEFAULT_GROUP`).
+//! # Measurements (why it is built this way)
+//!
+//! `CONV_SWEEP=1 cargo bench --bench conv` times variants back to back in interleaved rounds
+//! (medians; on-CPU time of the thread, which the other jobs of this shared 2-core machine
+//! barely disturb, unlike wall time). One thread, batch 100, forward + dW + dX, on a core
+//! where a square 512^3 GEMM of the same library ran at 108 GFLOP/s (93 % of the 116 GFLOP/s
+//! AVX2 peak):
+//!
+//! - **The GEMM's inner dimension is never split by threads**, so the bits do not depend on
+//!   the thread count; the group size `G` fixes the order of dW's sum over the batch.
+//! - **Group size**: `G*H*W` around 400-800 columns is fastest: LeNet conv2 (32->64, 5x5 on
+//!   14x14) 72.9 / 71.1 / 73.2 / 74.5 ms at G = 1 / 2 / 3 / 4, VGG 64->64 3x3 on 14x14
+//!   52.9 / 49.8 / 51.2 / 52.4 ms, 32->64: 27.3 / 25.9 / 25.7 / 25.6 ms; at 28 x 28 G = 1
+//!   (32->32: 58.1 ms, G = 2: 62.2, G = 4: 65.5). Larger groups only push `col` out of L2
+//!   (G = 100, one GEMM per pass: 150 ms for LeNet conv2). Hence
+//!   [`ConvShape::default_group`] = `max(1, 400 / (H*W))`.
+//! - **dW as `dW^T = col dY^T`**: the library packs the left operand of its internal frame
+//!   in column panels; for `dW = dY col^T` that operand is `col` (row-major, so packing is a
+//!   transpose of the whole `K x N` block every group), for `dW^T` it is the small `dY`.
+//!   The dW GEMM went from 22.8 to 19.4 ms (LeNet conv2), 20.8 to 14.4 ms (VGG 32->32) and
+//!   16.1 to 13.7 ms (VGG 64->64).
+//! - **Masked im2col/col2im**: one pass per tap instead of a copy followed by zeroing the
+//!   padding columns row by row (IM2COL_NOTE).
+//! - Tried and dropped: the forward with `W^T` stored, so the library packs `W` instead of
+//!   reading it in place (LeNet conv2 22.5-23.0 vs 21.5 ms, VGG 64->64 15.8-16.7 vs
+//!   14.9-15.8, VGG 32->32 0-5 % faster at G = 1: a wash); the library's lhs packing
+//!   threshold raised so that the forward does not pack `col` (no faster: 22.5 vs 22.1 ms,
+//!   and a global setting that would also change the MLP's GEMMs).
+//!
+//! Per layer (THREAD_NOTE).
 
 use super::{block_sum, for_chunks};
 use crate::nets::gemm::{matmul_strided, Parallelism, Strided};
