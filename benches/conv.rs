@@ -399,9 +399,9 @@ fn sweep() {
     }
 }
 
-/// The element-wise passes of a LeNet step at batch 100 after each convolution: channel BN
-/// + ReLU forward and backward, 2 x 2 max-pool forward and backward, and (after the second)
-/// the flatten to the dense part and back. Milliseconds per batch.
+/// The element-wise passes of a LeNet step at batch 100 after each convolution: channel
+/// BN and ReLU forward and backward, 2 x 2 max-pool forward and backward, and (after the
+/// second) the flatten to the dense part and back. Milliseconds per batch.
 fn elementwise(rounds: usize) {
     use qnet_exp::nets::ops::bn_channel::{bn_backward, bn_forward_train, BN_MOMENTUM};
     use qnet_exp::nets::ops::{flatten_feature_major, maxpool2_backward, maxpool2_forward, unflatten_feature_major};
