@@ -169,25 +169,55 @@ pub fn matmul_strided(
     assert!(m == 1 || c_rs >= n, "gemm: output row stride {c_rs} is below its {n} columns");
     let c_last = (m - 1) * c_rs + n - 1;
     assert!(c_last < c.len(), "gemm: C ({m} x {n}, row stride {c_rs}) reaches element {c_last} of {}", c.len());
+    // SAFETY: the assert above keeps every element of C inside the slice, which is a unique
+    // borrow for the whole call.
+    unsafe { matmul_strided_raw(m, n, k, a, b, c.as_mut_ptr(), c_rs, accumulate, par) }
+}
+
+/// [`matmul_strided`] writing `C` through a raw pointer, for callers that write disjoint
+/// blocks of one array from several threads at once (the blocks' rows interleave, so they
+/// cannot be split into separate slices). Checks `A` and `B` like [`matmul_strided`].
+///
+/// # Safety
+/// `c` must be valid for reads and writes of the elements `c + i * c_rs + j` (`i < m`,
+/// `j < n`), `c_rs >= n` unless `m == 1`, and nothing else may access those elements
+/// during the call.
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn matmul_strided_raw(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: Strided<'_>,
+    b: Strided<'_>,
+    c: *mut f32,
+    c_rs: usize,
+    accumulate: bool,
+    par: Parallelism,
+) {
+    if m == 0 || n == 0 {
+        return;
+    }
     if k == 0 {
         if !accumulate {
             for i in 0..m {
-                c[i * c_rs..i * c_rs + n].fill(0.0);
+                // SAFETY: row i of C is valid for writes (caller's contract).
+                unsafe { std::slice::from_raw_parts_mut(c.add(i * c_rs), n).fill(0.0) };
             }
         }
         return;
     }
     a.check(m, k, "A");
     b.check(k, n, "B");
-    // SAFETY: the checks above keep every element the strides address inside its slice; the
-    // rows of C do not overlap (c_rs >= n), and `c` is a unique borrow, so it aliases
-    // neither input. gemm reads dst only when `read_dst` is set.
+    // SAFETY: the checks above keep every element the strides of A and B address inside
+    // their slices; C's elements are valid and exclusively ours (caller's contract), and
+    // they cannot alias A or B, which are shared borrows. gemm reads dst only when
+    // `read_dst` is set.
     unsafe {
         gemm::gemm(
             m,
             n,
             k,
-            c.as_mut_ptr(),
+            c,
             1,
             c_rs as isize,
             accumulate,

@@ -49,7 +49,7 @@
 //! Per layer (THREAD_NOTE).
 
 use super::{block_sum, for_chunks};
-use crate::nets::gemm::{matmul_strided, Parallelism, Strided};
+use crate::nets::gemm::{matmul_strided, matmul_strided_raw, Parallelism, Strided};
 
 /// Shape of a stride-1 "same" convolution layer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -123,18 +123,23 @@ impl ConvShape {
     }
 }
 
-/// Scratch of one convolution layer for batches of up to `max_batch`: the `col` buffer of
-/// one group (`C_in*k*k x G*H*W`), reused for `dcol` in the backward pass. Nothing is
-/// allocated per call (the GEMM library allocates its packing buffers).
+/// The batch is cut into this many fixed parts (samples `[0, ceil(B/2))` and the rest),
+/// whatever the thread count; see [`conv_forward`].
+pub const PARTS: usize = 2;
+
+/// Scratch of one convolution layer for batches of up to `max_batch`: per part of the
+/// batch, the `col` buffer of one group (`C_in*k*k x G*H*W`, reused for `dcol` in the
+/// backward pass) and the part's dW^T sum. Nothing is allocated per call (the GEMM library
+/// allocates its packing buffers).
 #[derive(Clone, Debug)]
 pub struct ConvWorkspace {
     shape: ConvShape,
     max_batch: usize,
     group: usize,
     masks: TapMasks,
-    col: Vec<f32>,
-    /// dW^T (`C_in*k*k x C_out`), accumulated over the groups.
-    dwt: Vec<f32>,
+    col: [Vec<f32>; PARTS],
+    /// dW^T (`C_in*k*k x C_out`) of each part, summed over its groups.
+    dwt: [Vec<f32>; PARTS],
 }
 
 impl ConvWorkspace {
@@ -148,8 +153,8 @@ impl ConvWorkspace {
     pub fn with_group(shape: ConvShape, max_batch: usize, group: usize) -> ConvWorkspace {
         assert!(max_batch >= 1, "conv workspace batch size must be at least 1");
         let group = group.clamp(1, max_batch);
-        let col = vec![0.0; shape.col_rows() * group * shape.hw()];
-        let dwt = vec![0.0; shape.weight_len()];
+        let col = std::array::from_fn(|_| vec![0.0; shape.col_rows() * group * shape.hw()]);
+        let dwt = std::array::from_fn(|_| vec![0.0; shape.weight_len()]);
         ConvWorkspace { shape, max_batch, group, masks: TapMasks::new(&shape), col, dwt }
     }
 
@@ -267,35 +272,74 @@ pub fn col2im(
     dx: &mut [f32],
     par: Parallelism,
 ) {
-    let (k, w, hw) = (s.k, s.w, s.hw());
+    let hw = s.hw();
     let n = g * hw;
-    let kk = k * k;
-    let center = kk / 2;
-    let p = s.pad() as isize;
-    let dcol = &dcol[..s.col_rows() * n];
+    let kk = s.k * s.k;
     // One chunk of `dx` per input channel (its whole batch; the group's planes are a run
     // inside it), so the taps of a pixel are added in the same order whatever the split.
     for_chunks(par, &mut dx[..s.c_in * b * hw], b * hw, s.c_in * kk * n, |ci, planes| {
-        let planes = &mut planes[b0 * hw..(b0 + g) * hw];
-        let rows = &dcol[ci * kk * n..][..kk * n];
-        planes.copy_from_slice(&rows[center * n..][..n]);
-        for t in (0..kk).filter(|&t| t != center) {
-            let (dh, dw) = ((t / k) as isize - p, (t % k) as isize - p);
-            let off = dh * w as isize + dw;
-            let (h_lo, h_hi) = valid(s.h, dh);
-            let (i0, i1) = run(hw, w, h_lo, h_hi, off);
-            let so = (i0 as isize + off) as usize;
-            let m = &masks.tap(t)[i0..i1];
-            let row = &rows[t * n..][..n];
-            for (gi, dplane) in planes.chunks_exact_mut(hw).enumerate() {
-                let src = &row[gi * hw + i0..][..i1 - i0];
-                // Positions in the padding add +0 to a neighbouring pixel of the run.
-                for ((d, &v), &mm) in dplane[so..so + (i1 - i0)].iter_mut().zip(src).zip(m) {
-                    *d += f32::from_bits(v.to_bits() & mm);
-                }
+        col2im_channel(s, masks, &dcol[ci * kk * n..][..kk * n], &mut planes[b0 * hw..(b0 + g) * hw]);
+    });
+}
+
+/// [`col2im`] of one input channel: its `k*k` rows of `dcol` into its `g` planes.
+fn col2im_channel(s: &ConvShape, masks: &TapMasks, rows: &[f32], planes: &mut [f32]) {
+    let (k, w, hw) = (s.k, s.w, s.hw());
+    let n = planes.len();
+    let kk = k * k;
+    let center = kk / 2;
+    let p = s.pad() as isize;
+    planes.copy_from_slice(&rows[center * n..][..n]);
+    for t in (0..kk).filter(|&t| t != center) {
+        let (dh, dw) = ((t / k) as isize - p, (t % k) as isize - p);
+        let off = dh * w as isize + dw;
+        let (h_lo, h_hi) = valid(s.h, dh);
+        let (i0, i1) = run(hw, w, h_lo, h_hi, off);
+        let so = (i0 as isize + off) as usize;
+        let m = &masks.tap(t)[i0..i1];
+        let row = &rows[t * n..][..n];
+        for (gi, dplane) in planes.chunks_exact_mut(hw).enumerate() {
+            let src = &row[gi * hw + i0..][..i1 - i0];
+            // Positions in the padding add +0 to a neighbouring pixel of the run.
+            for ((d, &v), &mm) in dplane[so..so + (i1 - i0)].iter_mut().zip(src).zip(m) {
+                *d += f32::from_bits(v.to_bits() & mm);
             }
         }
-    });
+    }
+}
+
+/// A pointer to an array that the parts of the batch write at disjoint elements from their
+/// threads (their blocks interleave: channel-major rows of both parts alternate).
+#[derive(Clone, Copy)]
+struct Shared(*mut f32);
+// SAFETY: only used to hand each part's thread the base of an array whose elements the
+// parts write disjointly (see the SAFETY notes at the uses).
+unsafe impl Send for Shared {}
+unsafe impl Sync for Shared {}
+
+/// Runs `f(part)` for both parts of the batch: on two threads of rayon's pool via `join`
+/// when `par` allows two threads, else one after the other. The parts' work is the same
+/// either way, so are the bits.
+fn for_parts(
+    par: Parallelism,
+    cols: &mut [Vec<f32>; PARTS],
+    dwts: &mut [Vec<f32>; PARTS],
+    f: impl Fn(usize, &mut Vec<f32>, &mut Vec<f32>) + Sync,
+) {
+    let [c0, c1] = cols;
+    let [d0, d1] = dwts;
+    if super::threads(par) >= 2 {
+        rayon::join(|| f(0, c0, d0), || f(1, c1, d1));
+    } else {
+        f(0, c0, d0);
+        f(1, c1, d1);
+    }
+}
+
+/// Samples `[lo, hi)` of part `part` of a batch of `b`.
+fn part_range(b: usize, part: usize) -> (usize, usize) {
+    let half = b.div_ceil(PARTS);
+    (part * half, ((part + 1) * half).min(b))
 }
 
 fn check(ws: &ConvWorkspace, b: usize, x: &[f32], w: &[f32]) {
@@ -322,13 +366,26 @@ pub fn conv_forward(
     let s = ws.shape;
     let (hw, kdim) = (s.hw(), s.col_rows());
     assert_eq!(y.len(), s.out_len(b), "conv: y must be {} x {b} x {} x {}", s.c_out, s.h, s.w);
-    for b0 in (0..b).step_by(ws.group) {
-        let g = ws.group.min(b - b0);
-        let n = g * hw;
-        im2col(&s, &ws.masks, x, b, b0, g, &mut ws.col, par);
-        let col = Strided::rows(&ws.col[..kdim * n], n);
-        matmul_strided(s.c_out, n, kdim, Strided::rows(w, kdim), col, &mut y[b0 * hw..], b * hw, false, par);
-    }
+    let (group, y_ptr) = (ws.group, Shared(y.as_mut_ptr()));
+    let masks = &ws.masks;
+    for_parts(par, &mut ws.col, &mut ws.dwt, |part, col, _| {
+        let (lo, hi) = part_range(b, part);
+        for b0 in (lo..hi).step_by(group) {
+            let g = group.min(hi - b0);
+            let n = g * hw;
+            im2col(&s, masks, x, b, b0, g, col, Parallelism::None);
+            let col = Strided::rows(&col[..kdim * n], n);
+            let y_ptr = y_ptr;
+            // SAFETY: `y` holds C_out*B*H*W values (asserted above), so the rows
+            // y[co][b0..b0+g] (offset b0*H*W + co*B*H*W, n = g*H*W long) lie inside it;
+            // the parts' sample ranges are disjoint and nothing else touches `y` until
+            // both parts are done.
+            unsafe {
+                let c = y_ptr.0.add(b0 * hw);
+                matmul_strided_raw(s.c_out, n, kdim, Strided::rows(w, kdim), col, c, b * hw, false, Parallelism::None);
+            }
+        }
+    });
     if let Some(bias) = bias {
         assert_eq!(bias.len(), s.c_out, "conv: bias must have {} values", s.c_out);
         for_chunks(par, y, b * hw, y.len(), |c, yc| {
@@ -352,7 +409,7 @@ pub fn conv_backward(
     dy: &[f32],
     dw: &mut [f32],
     db: Option<&mut [f32]>,
-    mut dx: Option<&mut [f32]>,
+    dx: Option<&mut [f32]>,
     par: Parallelism,
 ) {
     check(ws, b, x, w);
@@ -363,22 +420,42 @@ pub fn conv_backward(
     if let Some(dx) = &dx {
         assert_eq!(dx.len(), s.in_len(b), "conv: dx must be {} x {b} x {} x {}", s.c_in, s.h, s.w);
     }
-    for (gi, b0) in (0..b).step_by(ws.group).enumerate() {
-        let g = ws.group.min(b - b0);
-        let n = g * hw;
-        let dy_g = Strided { data: &dy[b0 * hw..], rs: b * hw, cs: 1 };
-        im2col(&s, &ws.masks, x, b, b0, g, &mut ws.col, par);
-        // dW^T (K x C_out) += col dY_g^T: see the module notes for why transposed.
-        let dy_t = Strided { data: &dy[b0 * hw..], rs: 1, cs: b * hw };
-        let col = Strided::rows(&ws.col[..kdim * n], n);
-        matmul_strided(kdim, s.c_out, n, col, dy_t, &mut ws.dwt, s.c_out, gi > 0, par);
-        if let Some(dx) = dx.as_deref_mut() {
-            let dcol = &mut ws.col[..kdim * n];
-            matmul_strided(kdim, n, s.c_out, Strided::transposed(w, kdim), dy_g, dcol, n, false, par);
-            col2im(&s, &ws.masks, dcol, b, b0, g, dx, par);
+    let (group, dx_ptr) = (ws.group, dx.map(|d| Shared(d.as_mut_ptr())));
+    let masks = &ws.masks;
+    for_parts(par, &mut ws.col, &mut ws.dwt, |part, col, dwt| {
+        let (lo, hi) = part_range(b, part);
+        for (gi, b0) in (lo..hi).step_by(group).enumerate() {
+            let g = group.min(hi - b0);
+            let n = g * hw;
+            im2col(&s, masks, x, b, b0, g, col, Parallelism::None);
+            // dW^T (K x C_out) += col dY_g^T: see the module notes for why transposed.
+            let dy_t = Strided { data: &dy[b0 * hw..], rs: 1, cs: b * hw };
+            let c = Strided::rows(&col[..kdim * n], n);
+            matmul_strided(kdim, s.c_out, n, c, dy_t, dwt, s.c_out, gi > 0, Parallelism::None);
+            if let Some(dx_ptr) = dx_ptr {
+                let dy_g = Strided { data: &dy[b0 * hw..], rs: b * hw, cs: 1 };
+                let dcol = &mut col[..kdim * n];
+                let wt = Strided::transposed(w, kdim);
+                matmul_strided(kdim, n, s.c_out, wt, dy_g, dcol, n, false, Parallelism::None);
+                for ci in 0..s.c_in {
+                    // SAFETY: `dx` holds C_in*B*H*W values (asserted above); the planes
+                    // of samples b0..b0+g of channel ci are this part's alone (the parts'
+                    // sample ranges are disjoint) and nothing else touches `dx` until
+                    // both parts are done.
+                    let planes = unsafe { std::slice::from_raw_parts_mut(dx_ptr.0.add((ci * b + b0) * hw), n) };
+                    col2im_channel(&s, masks, &dcol[ci * s.k * s.k * n..][..s.k * s.k * n], planes);
+                }
+            }
+        }
+    });
+    // dW^T = part 0 + part 1 (a part is empty only for a batch of 1).
+    let [d0, d1] = &mut ws.dwt;
+    if part_range(b, 1).0 < b {
+        for (a, &c) in d0.iter_mut().zip(d1.iter()) {
+            *a += c;
         }
     }
-    super::transpose(&ws.dwt, kdim, s.c_out, dw, kdim);
+    super::transpose(d0, kdim, s.c_out, dw, kdim);
     if let Some(db) = db {
         assert_eq!(db.len(), s.c_out, "conv: db must have {} values", s.c_out);
         for_chunks(par, db, 1, dy.len(), |c, o| {
@@ -478,9 +555,11 @@ mod tests {
     /// finite differences (many groups, a short last group).
     #[test]
     fn backward_matches_direct_sums() {
-        for (s, b, group) in
-            [(ConvShape::new(6, 8, 5, 10, 7).unwrap(), 7, 3), (ConvShape::new(16, 8, 3, 12, 12).unwrap(), 9, 4)]
-        {
+        for (s, b, group) in [
+            (ConvShape::new(6, 8, 5, 10, 7).unwrap(), 7, 3),
+            (ConvShape::new(16, 8, 3, 12, 12).unwrap(), 9, 4),
+            (ConvShape::new(3, 4, 3, 5, 6).unwrap(), 1, 2),
+        ] {
             let x = uniform(31, s.in_len(b), 1.0);
             let w = uniform(32, s.weight_len(), 0.5);
             let dy = uniform(33, s.out_len(b), 1.0);
