@@ -317,6 +317,14 @@ struct Shared(*mut f32);
 unsafe impl Send for Shared {}
 unsafe impl Sync for Shared {}
 
+impl Shared {
+    /// The pointer (a method, so that closures capture the whole `Shared`, which is `Sync`,
+    /// rather than its raw-pointer field).
+    fn get(self) -> *mut f32 {
+        self.0
+    }
+}
+
 /// Runs `f(part)` for both parts of the batch: on two threads of rayon's pool via `join`
 /// when `par` allows two threads, else one after the other. The parts' work is the same
 /// either way, so are the bits.
@@ -442,7 +450,7 @@ pub fn conv_backward(
                     // of samples b0..b0+g of channel ci are this part's alone (the parts'
                     // sample ranges are disjoint) and nothing else touches `dx` until
                     // both parts are done.
-                    let planes = unsafe { std::slice::from_raw_parts_mut(dx_ptr.0.add((ci * b + b0) * hw), n) };
+                    let planes = unsafe { std::slice::from_raw_parts_mut(dx_ptr.get().add((ci * b + b0) * hw), n) };
                     col2im_channel(&s, masks, &dcol[ci * s.k * s.k * n..][..s.k * s.k * n], planes);
                 }
             }
