@@ -383,13 +383,12 @@ pub fn conv_forward(
             let n = g * hw;
             im2col(&s, masks, x, b, b0, g, col, Parallelism::None);
             let col = Strided::rows(&col[..kdim * n], n);
-            let y_ptr = y_ptr;
             // SAFETY: `y` holds C_out*B*H*W values (asserted above), so the rows
             // y[co][b0..b0+g] (offset b0*H*W + co*B*H*W, n = g*H*W long) lie inside it;
             // the parts' sample ranges are disjoint and nothing else touches `y` until
             // both parts are done.
             unsafe {
-                let c = y_ptr.0.add(b0 * hw);
+                let c = y_ptr.get().add(b0 * hw);
                 matmul_strided_raw(s.c_out, n, kdim, Strided::rows(w, kdim), col, c, b * hw, false, Parallelism::None);
             }
         }
