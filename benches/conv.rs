@@ -312,6 +312,44 @@ fn breakdown(s: &ConvShape, first: bool, g: usize, par: Parallelism, rounds: usi
     names.into_iter().zip(t).map(|(n, (w, c))| (n, if single { c } else { w })).collect()
 }
 
+/// The first threaded design, kept for the comparison: the whole batch in one sequence of
+/// groups, each GEMM split over the pool by the library and im2col / col2im over channels
+/// (what `conv_forward` / `conv_backward` did before the batch was cut into two parts).
+fn step_library_threads(s: &ConvShape, g: usize, col: &mut [f32], dwt: &mut [f32], bf: &mut Bufs, first: bool) {
+    let (b, par) = (BATCH, Parallelism::Rayon(0));
+    let (hw, kdim) = (s.hw(), s.col_rows());
+    let masks = TapMasks::new(s);
+    for b0 in (0..b).step_by(g) {
+        let gg = g.min(b - b0);
+        let n = gg * hw;
+        im2col(s, &masks, &bf.x, b, b0, gg, col, par);
+        let c = Strided::rows(&col[..kdim * n], n);
+        matmul_strided(s.c_out, n, kdim, Strided::rows(&bf.w, kdim), c, &mut bf.y[b0 * hw..], b * hw, false, par);
+    }
+    for (gi, b0) in (0..b).step_by(g).enumerate() {
+        let gg = g.min(b - b0);
+        let n = gg * hw;
+        im2col(s, &masks, &bf.x, b, b0, gg, col, par);
+        let dyt = Strided { data: &bf.dy[b0 * hw..], rs: 1, cs: b * hw };
+        matmul_strided(kdim, s.c_out, n, Strided::rows(&col[..kdim * n], n), dyt, dwt, s.c_out, gi > 0, par);
+        if !first {
+            let dyg = Strided { data: &bf.dy[b0 * hw..], rs: b * hw, cs: 1 };
+            matmul_strided(
+                kdim,
+                n,
+                s.c_out,
+                Strided::transposed(&bf.w, kdim),
+                dyg,
+                &mut col[..kdim * n],
+                n,
+                false,
+                par,
+            );
+            col2im(s, &masks, col, b, b0, gg, &mut bf.dx, par);
+        }
+    }
+}
+
 fn sweep() {
     let peak: f64 = std::env::var("PEAK_GFLOPS").ok().and_then(|v| v.parse().ok()).unwrap_or(116.0);
     let rounds: usize = std::env::var("ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(9);
@@ -385,6 +423,27 @@ fn sweep() {
                         wall * 1e3,
                         100.0 * gf / (peak * threads as f64)
                     );
+                }
+                if threads == 2 && std::env::var_os("COMPARE_SPLIT").is_some() {
+                    // Two fixed parts, one thread each (the library) against one sequence of
+                    // groups with every GEMM split by the GEMM library (the first design).
+                    let mut variants: Vec<Box<dyn FnMut() + '_>> = Vec::new();
+                    for &g in &groups {
+                        let (mut ws, mut bf) = (ConvWorkspace::with_group(s, BATCH, g), bufs(&s, BATCH));
+                        variants.push(Box::new(move || step(&mut ws, &mut bf, first, par)));
+                        let mut col = vec![0.0f32; s.col_rows() * g * s.hw()];
+                        let mut dwt = vec![0.0f32; s.weight_len()];
+                        let mut bf2 = bufs(&s, BATCH);
+                        variants.push(Box::new(move || step_library_threads(&s, g, &mut col, &mut dwt, &mut bf2, first)));
+                    }
+                    let t = interleaved(rounds, &mut variants);
+                    for (i, &g) in groups.iter().enumerate() {
+                        println!(
+                            "  group {g:>3}, 2 threads: two parts {:.2} ms, library-split GEMMs {:.2} ms",
+                            t[2 * i].0 * 1e3,
+                            t[2 * i + 1].0 * 1e3
+                        );
+                    }
                 }
                 if std::env::var_os("BREAKDOWN").is_some() {
                     for &g in &groups {

@@ -11,7 +11,7 @@
 //! of the convolution (pass `bias: None` there), added to the running mean here, and its
 //! gradient is exactly 0 (the caller writes 0). ReLU keeps NaN.
 //!
-//! Sums are over fixed blocks ([`super::block_sum`]: 512-element f32 blocks, f64 totals)
+//! Sums are over fixed blocks (512-element f32 blocks in 32 lanes, f64 totals)
 //! and each channel is summed by one thread, so the bits do not depend on the thread count.
 
 use super::{block_sum, block_sum3, for_chunks, for_chunks2};

@@ -17,36 +17,58 @@
 //! becomes exact zeros (a NaN or inf never leaks into it); col2im adds the masked row back
 //! the same way.
 //!
+//! # Threads
+//!
+//! The batch is cut into [`PARTS`] = 2 fixed parts (samples `[0, ceil(B/2))` and the rest),
+//! whatever the thread count. Each part runs its own sequence of groups with its own `col`
+//! buffer and its own dW^T sum, every GEMM single-threaded; with two threads the parts run
+//! side by side (`rayon::join`), with one they run one after the other. dW^T is part 0 + part
+//! 1, summed in that order, so the bits are the same with any number of threads (and no
+//! GEMM's inner dimension is ever split: the `gemm` crate splits over rows and columns only).
+//! The group size `G` fixes the order of each part's sum over its samples. More than two
+//! threads are not used by the convolutions (this machine has two cores).
+//!
 //! # Measurements (why it is built this way)
 //!
 //! `CONV_SWEEP=1 cargo bench --bench conv` times variants back to back in interleaved rounds
-//! (medians; on-CPU time of the thread, which the other jobs of this shared 2-core machine
-//! barely disturb, unlike wall time). One thread, batch 100, forward + dW + dX, on a core
-//! where a square 512^3 GEMM of the same library ran at 108 GFLOP/s (93 % of the 116 GFLOP/s
-//! AVX2 peak):
+//! and prints medians (one thread: on-CPU time of the thread; the machine is shared with
+//! other jobs, so the numbers below were taken with this session's scheduling group at
+//! `nice -20`, where wall and on-CPU time agree). Batch 100, forward + dW + dX; a square
+//! 512^3 GEMM of the same library ran at 99-108 GFLOP/s on one core (85-93 % of the 116
+//! GFLOP/s AVX2 peak) during these runs.
 //!
-//! - **The GEMM's inner dimension is never split by threads**, so the bits do not depend on
-//!   the thread count; the group size `G` fixes the order of dW's sum over the batch.
-//! - **Group size**: `G*H*W` around 400-800 columns is fastest: LeNet conv2 (32->64, 5x5 on
-//!   14x14) 72.9 / 71.1 / 73.2 / 74.5 ms at G = 1 / 2 / 3 / 4, VGG 64->64 3x3 on 14x14
-//!   52.9 / 49.8 / 51.2 / 52.4 ms, 32->64: 27.3 / 25.9 / 25.7 / 25.6 ms; at 28 x 28 G = 1
-//!   (32->32: 58.1 ms, G = 2: 62.2, G = 4: 65.5). Larger groups only push `col` out of L2
-//!   (G = 100, one GEMM per pass: 150 ms for LeNet conv2). Hence
+//! - **Group size**: `G*H*W` around 400-800 columns is fastest. One thread, LeNet conv2
+//!   (32->64, 5x5 on 14x14): 72.9 / 71.1 / 73.2 / 74.5 ms at G = 1 / 2 / 3 / 4; VGG 64->64
+//!   3x3 on 14x14: 52.9 / 49.8 / 51.2 / 52.4 ms; 32->64: 27.3 / 25.9 / 25.7 / 25.6 ms; at
+//!   28 x 28 G = 1 (32->32: 58.4 ms, G = 2: 62.9, G = 4: 69.3). Larger groups only push
+//!   `col` out of L2 (LeNet conv2 at G = 100, one GEMM per pass: 150 ms). Hence
 //!   [`ConvShape::default_group`] = `max(1, 400 / (H*W))`.
 //! - **dW as `dW^T = col dY^T`**: the library packs the left operand of its internal frame
 //!   in column panels; for `dW = dY col^T` that operand is `col` (row-major, so packing is a
 //!   transpose of the whole `K x N` block every group), for `dW^T` it is the small `dY`.
 //!   The dW GEMM went from 22.8 to 19.4 ms (LeNet conv2), 20.8 to 14.4 ms (VGG 32->32) and
 //!   16.1 to 13.7 ms (VGG 64->64).
-//! - **Masked im2col/col2im**: one pass per tap instead of a copy followed by zeroing the
-//!   padding columns row by row (IM2COL_NOTE).
+//! - **Two parts, one thread each**, against one sequence of groups whose GEMMs the library
+//!   splits over both threads (and im2col / col2im split over channels), 2 threads, back to
+//!   back (`COMPARE_SPLIT=1`): LeNet conv2 34.3 vs 47.4 ms (G = 2), VGG 32->32 28.2 vs
+//!   45.2 ms (G = 1), VGG 64->64 24.9 vs 35.0 ms (G = 2). With the library's split both
+//!   threads pack the whole `col` block (each computes all of its columns for half of the
+//!   output channels) and `col`, written half by each core, crosses between the cores'
+//!   caches every group.
+//! - **Masked im2col**: one pass per tap instead of a copy followed by zeroing the padding
+//!   columns row by row: 2.05 vs 2.82 ms per batch (LeNet conv2, G = 2), 1.69 vs 2.31 ms
+//!   (VGG 64->64), 2.88 vs 3.08 ms (VGG 32->32, G = 1).
 //! - Tried and dropped: the forward with `W^T` stored, so the library packs `W` instead of
-//!   reading it in place (LeNet conv2 22.5-23.0 vs 21.5 ms, VGG 64->64 15.8-16.7 vs
-//!   14.9-15.8, VGG 32->32 0-5 % faster at G = 1: a wash); the library's lhs packing
-//!   threshold raised so that the forward does not pack `col` (no faster: 22.5 vs 22.1 ms,
+//!   reading it in place (LeNet conv2 22.5-23.0 vs 21.5-22.0 ms, VGG 64->64 15.8-16.7 vs
+//!   14.9-15.8, VGG 32->32 1-5 % faster at G = 1: a wash); the library's lhs packing
+//!   threshold raised so that the forward does not pack `col` (no faster, 22.5 vs 22.1 ms,
 //!   and a global setting that would also change the MLP's GEMMs).
 //!
-//! Per layer (THREAD_NOTE).
+//! Where the time goes (LeNet conv2, one thread, G = 2, ms per batch of 100): forward GEMM
+//! 21.8, dW^T GEMM 19.4, dcol GEMM 19.5, im2col 2.0 (twice: forward and backward), col2im
+//! 2.0; whole layer 67-70 ms = 74-77 % of peak (GEMMs alone 78-89 %). The first layers
+//! (1 input channel: K = 25 or 9) are bound by memory and the GEMMs' per-call overheads
+//! (33-37 % and 21 % of peak), 6.4 and 3.7 ms per batch.
 
 use super::{block_sum, for_chunks};
 use crate::nets::gemm::{matmul_strided, matmul_strided_raw, Parallelism, Strided};
@@ -192,9 +214,7 @@ fn run(hw: usize, w: usize, h_lo: usize, h_hi: usize, off: isize) -> (usize, usi
 /// Per tap `t = kh*k + kw` and output pixel `i`, all ones if the input pixel the tap reads
 /// lies inside the image and 0 if it falls into the padding: [`im2col`] ANDs the copied
 /// value with it (a select, so a NaN or inf of the input never leaks into a padding zero)
-/// and [`col2im`] the added one. For `H x W = 14 x 14`, k = 5 this one fused pass took
-/// im2col from 4.0 to X ms and col2im from 4.0 to X ms per batch of 100 (LeNet's second
-/// layer, on-CPU time) against a copy (or add) followed by zeroing the padding columns.
+/// and [`col2im`] the added one (a padding position adds +0 to a neighbouring pixel).
 #[derive(Clone, Debug)]
 pub struct TapMasks {
     hw: usize,
