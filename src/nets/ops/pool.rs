@@ -32,19 +32,18 @@ pub fn maxpool2_forward(x: &[f32], planes: usize, h: usize, w: usize, y: &mut [f
     let (ho, wo) = (h / 2, w / 2);
     for_chunks2(par, y, ho * wo, arg, ho * wo, n, |pl, yp, ap| {
         let xp = &x[pl * h * w..][..h * w];
-        for i in 0..ho {
-            let (r0, r1) = (&xp[2 * i * w..][..w], &xp[(2 * i + 1) * w..][..w]);
-            for j in 0..wo {
-                let cand = [r0[2 * j], r0[2 * j + 1], r1[2 * j], r1[2 * j + 1]];
-                let (mut best, mut at) = (cand[0], 0u8);
-                for (q, &v) in cand.iter().enumerate().skip(1) {
-                    if v > best || v.is_nan() {
-                        best = v;
-                        at = q as u8;
-                    }
+        for ((rows, yr), ar) in xp.chunks_exact(2 * w).zip(yp.chunks_exact_mut(wo)).zip(ap.chunks_exact_mut(wo)) {
+            let (r0, r1) = rows.split_at(w);
+            for (((p, q), yv), av) in r0.chunks_exact(2).zip(r1.chunks_exact(2)).zip(yr).zip(ar.iter_mut()) {
+                // Branch-free, so that the loop vectorizes.
+                let (mut best, mut at) = (p[0], 0u8);
+                for (v, k) in [(p[1], 1u8), (q[0], 2), (q[1], 3)] {
+                    let take = v > best || v.is_nan();
+                    best = if take { v } else { best };
+                    at = if take { k } else { at };
                 }
-                yp[i * wo + j] = best;
-                ap[i * wo + j] = at;
+                *yv = best;
+                *av = at;
             }
         }
     });
@@ -63,15 +62,14 @@ pub fn maxpool2_backward(dy: &[f32], arg: &[u8], planes: usize, h: usize, w: usi
     let (ho, wo) = (h / 2, w / 2);
     for_chunks(par, dx, h * w, n, |pl, dp| {
         let (dyp, ap) = (&dy[pl * ho * wo..][..ho * wo], &arg[pl * ho * wo..][..ho * wo]);
-        for i in 0..ho {
-            let (r0, r1) = dp[2 * i * w..(2 * i + 2) * w].split_at_mut(w);
-            for j in 0..wo {
-                let (g, a) = (dyp[i * wo + j], ap[i * wo + j]);
-                let pick = |q: u8| if a == q { g } else { 0.0 };
-                r0[2 * j] = pick(0);
-                r0[2 * j + 1] = pick(1);
-                r1[2 * j] = pick(2);
-                r1[2 * j + 1] = pick(3);
+        for ((rows, dyr), ar) in dp.chunks_exact_mut(2 * w).zip(dyp.chunks_exact(wo)).zip(ap.chunks_exact(wo)) {
+            let (r0, r1) = rows.split_at_mut(w);
+            for (((p, q), &g), &a) in r0.chunks_exact_mut(2).zip(r1.chunks_exact_mut(2)).zip(dyr).zip(ar) {
+                let pick = |k: u8| if a == k { g } else { 0.0 };
+                p[0] = pick(0);
+                p[1] = pick(1);
+                q[0] = pick(2);
+                q[1] = pick(3);
             }
         }
     });
