@@ -477,15 +477,30 @@ fn elementwise(rounds: usize) {
                 let (mut dg, mut db) = (vec![0.0; c], vec![0.0; c]);
                 let (mut p, mut arg, mut dx) = (vec![0.0f32; n / 4], vec![0u8; n / 4], vec![0.0f32; n]);
                 let (mut f, mut df) = (vec![0.0f32; n / 4], vec![0.0f32; n / 4]);
+                let (mut zc, mut dzc) = (vec![0.0f32; n], vec![0.0f32; n]);
                 let mut variants: Vec<Box<dyn FnMut() + '_>> = vec![
                     Box::new(|| {
                         z.copy_from_slice(&z0);
                         bn_forward_train(
-                            &mut z, &mut h, None, &gamma, &beta, &mut rm, &mut rv, BN_MOMENTUM, &mut mean, &mut inv,
+                            &mut z,
+                            &mut h,
+                            None,
+                            &gamma,
+                            &beta,
+                            &mut rm,
+                            &mut rv,
+                            BN_MOMENTUM,
+                            &mut mean,
+                            &mut inv,
                             par,
                         );
                         dz.copy_from_slice(&z0);
                         bn_backward(&mut dz, &h, &z, &inv, &gamma, &mut dg, &mut db, par);
+                    }),
+                    Box::new(|| {
+                        // The two copies of the BN variant alone.
+                        zc.copy_from_slice(&z0);
+                        dzc.copy_from_slice(&z0);
                     }),
                     Box::new(|| {
                         maxpool2_forward(&z0, c * BATCH, hw, hw, &mut p, &mut arg, par);
@@ -500,11 +515,12 @@ fn elementwise(rounds: usize) {
                 let t = interleaved(rounds, &mut variants);
                 let pick = |i: usize| if threads == 1 { t[i].1 } else { t[i].0 } * 1e3;
                 println!(
-                    "elementwise {c} x {BATCH} x {hw} x {hw}, threads {threads} (ms): bn+relu fwd+bwd {:.2} (incl. 2 copies)  \
-                     maxpool fwd+bwd {:.2}  flatten+unflatten (pooled) {:.2}",
+                    "elementwise {c} x {BATCH} x {hw} x {hw}, threads {threads} (ms): bn+relu fwd+bwd {:.2} \
+                     (incl. 2 copies, alone {:.2})  maxpool fwd+bwd {:.2}  flatten+unflatten (pooled) {:.2}",
                     pick(0),
                     pick(1),
-                    pick(2)
+                    pick(2),
+                    pick(3)
                 );
             });
         }
