@@ -289,6 +289,8 @@ pub(crate) mod testutil {
     #[derive(Default)]
     pub struct FdCheck {
         pub worst: f64,
+        /// The largest |g - fd| as a fraction of its tolerance.
+        pub worst_share: f64,
         pub largest: f64,
         pub count: usize,
     }
@@ -296,8 +298,10 @@ pub(crate) mod testutil {
     impl FdCheck {
         pub fn check(&mut self, what: &str, g: f32, fd: f64) {
             let err = (g as f64 - fd).abs();
-            assert!(err <= 2e-6 + 1e-4 * fd.abs(), "{what}: analytic {g} vs fd {fd}");
+            let tol = 2e-6 + 1e-4 * fd.abs();
+            assert!(err <= tol, "{what}: analytic {g} vs fd {fd}");
             self.worst = self.worst.max(err);
+            self.worst_share = self.worst_share.max(err / tol);
             self.largest = self.largest.max(fd.abs());
             self.count += 1;
         }
@@ -305,8 +309,8 @@ pub(crate) mod testutil {
         /// Not vacuous: gradients of a useful size were compared.
         pub fn finish(&self, name: &str, min_largest: f64) {
             eprintln!(
-                "{name}: {} gradients, worst |g - fd| {:.1e}, largest |fd| {:.3}",
-                self.count, self.worst, self.largest
+                "{name}: {} gradients, worst |g - fd| {:.1e}, worst {:.2} of the tolerance, largest |fd| {:.3}",
+                self.count, self.worst, self.worst_share, self.largest
             );
             assert!(self.largest > min_largest, "{name}: largest gradient {} is too small", self.largest);
         }
