@@ -150,18 +150,34 @@ pub(crate) fn block_sum3(a: &[f32], b: &[f32], c: &[f32], f: impl Fn(f32, f32, f
     total
 }
 
-/// Transposes `rows x cols` row-major `src` into `cols x rows` row-major `dst` in 8 x 8 tiles.
+/// Transposes `rows x cols` row-major `src` into `cols x rows` row-major `dst` (row stride
+/// `dst_rs`): full 8 x 8 tiles through a local tile (fixed sizes, no bounds checks inside),
+/// the ragged edges element by element.
 pub(crate) fn transpose(src: &[f32], rows: usize, cols: usize, dst: &mut [f32], dst_rs: usize) {
     const T: usize = 8;
-    for r0 in (0..rows).step_by(T) {
-        let r1 = (r0 + T).min(rows);
-        for c0 in (0..cols).step_by(T) {
-            let c1 = (c0 + T).min(cols);
-            for c in c0..c1 {
-                for r in r0..r1 {
-                    dst[c * dst_rs + r] = src[r * cols + c];
+    let (rf, cf) = (rows / T * T, cols / T * T);
+    for r0 in (0..rf).step_by(T) {
+        for c0 in (0..cf).step_by(T) {
+            let mut tile = [[0.0f32; T]; T];
+            for (i, t) in tile.iter_mut().enumerate() {
+                t.copy_from_slice(&src[(r0 + i) * cols + c0..][..T]);
+            }
+            for j in 0..T {
+                let d: &mut [f32; T] = (&mut dst[(c0 + j) * dst_rs + r0..][..T]).try_into().unwrap();
+                for i in 0..T {
+                    d[i] = tile[i][j];
                 }
             }
+        }
+        for c in cf..cols {
+            for r in r0..r0 + T {
+                dst[c * dst_rs + r] = src[r * cols + c];
+            }
+        }
+    }
+    for r in rf..rows {
+        for c in 0..cols {
+            dst[c * dst_rs + r] = src[r * cols + c];
         }
     }
 }
@@ -367,6 +383,24 @@ mod tests {
             back.fill(0.0);
             unflatten_sample_major(&sm, c, b, hw, &mut back);
             assert_eq!(back, x);
+        }
+    }
+
+    #[test]
+    fn transpose_handles_full_tiles_and_ragged_edges() {
+        for rows in [1, 7, 8, 9, 16, 23] {
+            for cols in [1, 5, 8, 17, 24] {
+                let src: Vec<f32> = (0..rows * cols).map(|i| i as f32).collect();
+                let dst_rs = rows + 3;
+                let mut dst = vec![-1.0f32; cols * dst_rs];
+                transpose(&src, rows, cols, &mut dst, dst_rs);
+                for c in 0..cols {
+                    for r in 0..dst_rs {
+                        let want = if r < rows { src[r * cols + c] } else { -1.0 };
+                        assert_eq!(dst[c * dst_rs + r], want, "{rows} x {cols}: ({c}, {r})");
+                    }
+                }
+            }
         }
     }
 
