@@ -64,6 +64,14 @@
 //!   threshold raised so that the forward does not pack `col` (no faster, 22.5 vs 22.1 ms,
 //!   and a global setting that would also change the MLP's GEMMs).
 //!
+//! Measured, not enabled: the machine of these measurements is a KVM guest that reports an
+//! Intel Xeon with AVX-512 (not the Zen 4 of `nets::gemm`'s notes). There the `gemm` crate's
+//! AVX-512 kernels (its feature `x86-v4`, off in Cargo.toml) ran the 512^3 calibration at
+//! 186-187 GFLOP/s against 104-110, and LeNet conv2 in 44 ms against 67 ms on one thread
+//! (22-26 against 34-37 ms on two), VGG 64->64 in 31 against 48 ms. Whether to turn it on
+//! is the project's call: it changes every GEMM of the crate and the peak that the shares
+//! here are quoted against (116 GFLOP/s is the AVX2 peak of one core).
+//!
 //! Where the time goes (LeNet conv2, one thread, G = 2, ms per batch of 100): forward GEMM
 //! 21.8, dW^T GEMM 19.4, dcol GEMM 19.5, im2col 2.0 (twice: forward and backward), col2im
 //! 2.0; whole layer 67-70 ms = 74-77 % of peak (GEMMs alone 78-89 %). The first layers
