@@ -388,6 +388,9 @@ fn check(ws: &ConvWorkspace, b: usize, x: &[f32], w: &[f32]) {
 
 /// Forward pass on a CNHW batch `x` of `b` samples: `y` (CNHW, `C_out` channels) is the
 /// convolution with weights `w` (`[C_out][C_in][k][k]`), plus `bias` (`[C_out]`) if given.
+/// The bias costs one more pass over `y`: before a ReLU pass `None` and add it with
+/// [`super::bn_channel::bias_relu`]; before batch norm leave it out (it cancels, see
+/// [`super::bn_channel`]).
 #[allow(clippy::too_many_arguments)]
 pub fn conv_forward(
     ws: &mut ConvWorkspace,
