@@ -1,14 +1,22 @@
 //! Speed of the convolution kernels (src/nets/ops/conv.rs): forward + backward of each
 //! convolution layer of the LeNet-like and the small VGG-like nets at batch 100, with 1 and
-//! 2 threads. Throughput is in FLOP/s: 2 flops per multiply-add, forward + dW + dX = 3
-//! GEMM-equivalents (2 for a first layer, which needs no dX).
+//! 2 threads. Throughput is in FLOP/s (criterion's elem/s): 2 flops per multiply-add,
+//! forward + dW + dX = 3 GEMM-equivalents (2 for a first layer, which needs no dX).
 //!
-//! `cargo bench --bench conv` runs the criterion groups. `CONV_SWEEP=1 cargo bench --bench
-//! conv` instead times variants back to back (group sizes `CONV_GROUPS=1,2,4`, layers `LAYERS=lenet_c2,vgg`; `BREAKDOWN=1` adds a split of each pass into its
-//! im2col / GEMM / col2im parts) in interleaved rounds and prints medians with the share of
-//! the machine's fp32 peak (`PEAK_GFLOPS`, default 116: one core, AVX2 FMA), the way the
-//! numbers in conv.rs's notes were taken. The machine's speed drifts; only compare numbers
-//! taken back to back.
+//! `cargo bench --bench conv` runs the criterion groups (default group sizes).
+//! `CONV_SWEEP=1 cargo bench --bench conv` instead times variants back to back in
+//! interleaved rounds and prints medians with the share of the fp32 peak (`PEAK_GFLOPS`,
+//! default 116: one core, AVX2 FMA), the way the numbers in conv.rs's notes were taken:
+//! - `CONV_GROUPS=1,2,4` group sizes, `LAYERS=lenet_c2,vgg` layers (substrings), `ROUNDS=9`;
+//! - `BREAKDOWN=1`: each pass's parts (im2col, the GEMMs in both orientations, col2im)
+//!   timed alone, GEMMs split by the library when threaded;
+//! - `COMPARE_SPLIT=1`: two threads, the two-part split against library-split GEMMs;
+//! - `ELEMENTWISE=1`: BN + ReLU, max-pool and flatten at LeNet's shapes instead;
+//! - `NO_CALIBRATION=1` skips the 512^3 GEMM printed first; `LHS_PACK=t` sets the GEMM
+//!   library's (global) lhs packing thresholds.
+//!
+//! One thread reports on-CPU time too (steadier on a shared machine). The machine's speed
+//! drifts; only compare numbers taken back to back.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
