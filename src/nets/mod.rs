@@ -8,7 +8,7 @@
 mod family;
 pub mod gemm;
 pub mod layout;
-mod ops;
+pub mod ops;
 pub mod passes;
 pub mod train;
 mod update;
