@@ -22,7 +22,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput};
-use qnet_exp::nets::gemm::{matmul_strided, Strided};
+use qnet_exp::nets::gemm::{matmul_strided, Dims, Strided};
 use qnet_exp::nets::ops::conv::{col2im, im2col, TapMasks};
 use qnet_exp::nets::ops::{conv_backward, conv_forward, ConvShape, ConvWorkspace};
 use qnet_exp::nets::Parallelism;
@@ -234,7 +234,15 @@ fn breakdown(s: &ConvShape, first: bool, g: usize, par: Parallelism, rounds: usi
             for &(b0, gg) in groups {
                 let n = gg * hw;
                 let c = Strided::rows(&col_a[..kdim * n], n);
-                matmul_strided(s.c_out, n, kdim, Strided::rows(w, kdim), c, &mut y[b0 * hw..], b * hw, false, par);
+                matmul_strided(
+                    Dims { m: s.c_out, n: n, k: kdim },
+                    Strided::rows(w, kdim),
+                    c,
+                    &mut y[b0 * hw..],
+                    b * hw,
+                    false,
+                    par,
+                );
             }
             col_a[0] += 0.0;
         }));
@@ -243,9 +251,7 @@ fn breakdown(s: &ConvShape, first: bool, g: usize, par: Parallelism, rounds: usi
                 let n = gg * hw;
                 let dyg = Strided { data: &dy[b0 * hw..], rs: b * hw, cs: 1 };
                 matmul_strided(
-                    s.c_out,
-                    kdim,
-                    n,
+                    Dims { m: s.c_out, n: kdim, k: n },
                     dyg,
                     Strided::transposed(&col_b[..kdim * n], n),
                     dw,
@@ -265,7 +271,7 @@ fn breakdown(s: &ConvShape, first: bool, g: usize, par: Parallelism, rounds: usi
                 let n = gg * hw;
                 let c = Strided::rows(&col_f[..kdim * n], n);
                 let a = Strided::transposed(&wt, s.c_out);
-                matmul_strided(s.c_out, n, kdim, a, c, &mut y2[b0 * hw..], b * hw, false, par);
+                matmul_strided(Dims { m: s.c_out, n: n, k: kdim }, a, c, &mut y2[b0 * hw..], b * hw, false, par);
             }
             col_f[0] += 0.0;
         }));
@@ -276,9 +282,7 @@ fn breakdown(s: &ConvShape, first: bool, g: usize, par: Parallelism, rounds: usi
                 let n = gg * hw;
                 let dyt = Strided { data: &dy[b0 * hw..], rs: 1, cs: b * hw };
                 matmul_strided(
-                    kdim,
-                    s.c_out,
-                    n,
+                    Dims { m: kdim, n: s.c_out, k: n },
                     Strided::rows(&col_e[..kdim * n], n),
                     dyt,
                     &mut dwt,
@@ -295,9 +299,7 @@ fn breakdown(s: &ConvShape, first: bool, g: usize, par: Parallelism, rounds: usi
                     let n = gg * hw;
                     let dyg = Strided { data: &dy[b0 * hw..], rs: b * hw, cs: 1 };
                     matmul_strided(
-                        kdim,
-                        n,
-                        s.c_out,
+                        Dims { m: kdim, n: n, k: s.c_out },
                         Strided::transposed(w, kdim),
                         dyg,
                         &mut col_c[..kdim * n],
@@ -332,20 +334,34 @@ fn step_library_threads(s: &ConvShape, g: usize, col: &mut [f32], dwt: &mut [f32
         let n = gg * hw;
         im2col(s, &masks, &bf.x, b, b0, gg, col, par);
         let c = Strided::rows(&col[..kdim * n], n);
-        matmul_strided(s.c_out, n, kdim, Strided::rows(&bf.w, kdim), c, &mut bf.y[b0 * hw..], b * hw, false, par);
+        matmul_strided(
+            Dims { m: s.c_out, n: n, k: kdim },
+            Strided::rows(&bf.w, kdim),
+            c,
+            &mut bf.y[b0 * hw..],
+            b * hw,
+            false,
+            par,
+        );
     }
     for (gi, b0) in (0..b).step_by(g).enumerate() {
         let gg = g.min(b - b0);
         let n = gg * hw;
         im2col(s, &masks, &bf.x, b, b0, gg, col, par);
         let dyt = Strided { data: &bf.dy[b0 * hw..], rs: 1, cs: b * hw };
-        matmul_strided(kdim, s.c_out, n, Strided::rows(&col[..kdim * n], n), dyt, dwt, s.c_out, gi > 0, par);
+        matmul_strided(
+            Dims { m: kdim, n: s.c_out, k: n },
+            Strided::rows(&col[..kdim * n], n),
+            dyt,
+            dwt,
+            s.c_out,
+            gi > 0,
+            par,
+        );
         if !first {
             let dyg = Strided { data: &bf.dy[b0 * hw..], rs: b * hw, cs: 1 };
             matmul_strided(
-                kdim,
-                n,
-                s.c_out,
+                Dims { m: kdim, n: n, k: s.c_out },
                 Strided::transposed(&bf.w, kdim),
                 dyg,
                 &mut col[..kdim * n],
@@ -381,9 +397,7 @@ fn sweep() {
             &mut [Box::new(|| {
                 for _ in 0..8 {
                     matmul_strided(
-                        n,
-                        n,
-                        n,
+                        Dims { m: n, n: n, k: n },
                         Strided::rows(&a, n),
                         Strided::rows(&a, n),
                         &mut c,

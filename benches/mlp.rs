@@ -11,7 +11,7 @@ use std::time::Duration;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use ndarray::linalg::general_mat_mul;
 use ndarray::{ArrayView2, ArrayViewMut2, ShapeBuilder};
-use qnet_exp::nets::gemm::{matmul, Op};
+use qnet_exp::nets::gemm::{matmul, Dims, Op, Strided};
 use qnet_exp::nets::{forward_backward, BnState, Layout, MlpSpec, Parallelism, Workspace};
 
 const BATCH: usize = 100;
@@ -95,7 +95,8 @@ fn gemm_backends(c: &mut Criterion) {
     g.bench_function("gemm_crate", |bch| {
         bch.iter(|| {
             for (&(m, n, k, oa, ob), (a, b, cc)) in SHAPES.iter().zip(bufs_g.iter_mut()) {
-                matmul(m, n, k, a, oa, b, ob, cc, false, Parallelism::None);
+                let (sa, sb) = (Strided::op(a, oa, m, k), Strided::op(b, ob, k, n));
+                matmul(Dims { m, n, k }, sa, sb, cc, false, Parallelism::None);
             }
         })
     });

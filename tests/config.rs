@@ -182,9 +182,7 @@ fn the_data_folder_is_a_location_not_a_parameter() {
 /// together, and a key that applies to no run.
 #[test]
 fn all_errors_of_a_file_in_one_round() {
-    let text = BASE
-        .replace("dim = 4", "dim = \"four\"")
-        .replace("[optim]", "[optim]\nbatch = 51\nmomentum = 0.9");
+    let text = BASE.replace("dim = 4", "dim = \"four\"").replace("[optim]", "[optim]\nbatch = 51\nmomentum = 0.9");
     let e = errors(&text);
     assert!(e.iter().any(|l| l.contains("problem.dim: expected an integer")), "{e:?}");
     assert!(e.iter().any(|l| l.contains("optim.batch = 51: larger than problem.samples = 50")), "{e:?}");
@@ -199,11 +197,17 @@ fn overrides_unset_and_blame_the_command_line() {
     // Narrowing to fp leaves quant.delta applying to no run: the error says how to drop it,
     // and --unset does.
     let e = with(&["quant.method=fp"]).unwrap_err();
-    assert!(e.iter().any(|l| l.contains("quant.delta: set, but applies to no run") && l.contains("--unset quant.delta")), "{e:?}");
+    assert!(
+        e.iter().any(|l| l.contains("quant.delta: set, but applies to no run") && l.contains("--unset quant.delta")),
+        "{e:?}"
+    );
     let s = with(&["~quant.delta", "quant.method=fp"]).unwrap();
     assert_eq!(s.runs.len(), 2 * 3);
     let e = with(&["~quant.dleta"]).unwrap_err();
-    assert_eq!(e, vec!["--unset quant.dleta: the config does not set this key (did you mean quant.delta?)".to_string()]);
+    assert_eq!(
+        e,
+        vec!["--unset quant.dleta: the config does not set this key (did you mean quant.delta?)".to_string()]
+    );
     // A key or section the file does not have is blamed on --set.
     let e = with(&["nosuch.key=1"]).unwrap_err();
     assert!(e.iter().any(|l| l.starts_with("--set: [nosuch]: unknown section")), "{e:?}");

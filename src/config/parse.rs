@@ -306,7 +306,8 @@ fn remove_key(table: &mut toml::Table, path: &str) -> Result<(), String> {
 }
 
 fn not_set(path: &str) -> String {
-    let hint = schema::suggest(path).filter(|s| *s != path).map(|s| format!(" (did you mean {s}?)")).unwrap_or_default();
+    let hint =
+        schema::suggest(path).filter(|s| *s != path).map(|s| format!(" (did you mean {s}?)")).unwrap_or_default();
     format!("the config does not set this key{hint}")
 }
 

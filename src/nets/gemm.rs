@@ -2,18 +2,30 @@
 //!
 //! Why `gemm` and not ndarray's matrixmultiply: the eight products of one forward and backward
 //! pass of a 784-1024-1024-10 MLP at batch 100 (956 MFLOP) took 9.4-11.0 ms with `gemm` and
-//! 11.1-11.9 ms with matrixmultiply on one Zen-4 core (87-100 vs 80-86 GFLOP/s, best of
-//! several runs on a loaded machine; `cargo bench --bench mlp`, group `gemm_mlp_shapes_1thread`,
-//! repeats the comparison). `gemm` also splits each product over rayon's pool (5.5 ms on 2
-//! cores), so a single big run uses every core and the GEMM still nests safely inside a rayon
-//! sweep; matrixmultiply's and OpenBLAS's own threads do not (DESIGN.md). Its AVX-512 kernels
-//! (feature `x86-v4`) were not faster on Zen 4 and are left off.
+//! 11.1-11.9 ms with matrixmultiply on one core (87-100 vs 80-86 GFLOP/s, best of several
+//! runs on a loaded machine; `cargo bench --bench mlp`, group `gemm_mlp_shapes_1thread`,
+//! repeats the comparison). `gemm` also splits each product over rayon's pool, so a single big
+//! run uses every core and the GEMM still nests safely inside a rayon sweep; matrixmultiply's
+//! and OpenBLAS's own threads do not.
 //!
-//! `C (m x n) = op(A) * op(B)`, every matrix stored densely row-major; `Op::T` means the slice
-//! holds the transpose (`A` given as `k x m`, `B` as `n x k`).
+//! # The same bits on every machine
 //!
-//! The library packs its operands into buffers it allocates per call (matrixmultiply does
-//! the same); nothing else here allocates.
+//! The crate sums the inner dimension in blocks of `kc` values, and picks `kc` from the
+//! cache sizes it detects at run time: 512 on a Zen-4 (32 KiB 8-way L1), 1024 on a Sapphire
+//! Rapids (48 KiB 12-way L1). A product with `k > 512` then adds its terms in another order
+//! on another machine, and a network's committed results would not reproduce there. So
+//! every product here is cut along `k` into [`KC`]-or-fewer blocks of equal size (what the
+//! crate itself does with `kc = 512`), each one call with `k <= 512` (a single block
+//! whatever the caches), accumulated in order. The crate splits work over threads along `m`
+//! and `n` only, so the bits do not depend on the thread count either. Its AVX-512 kernels
+//! (feature `x86-v4`) are left off: they would change the bits on machines with AVX-512
+//! against those without.
+//!
+//! The library packs its operands into buffers it allocates per call; nothing else here
+//! allocates.
+
+/// The largest block of the inner dimension one call of the crate sums (see above).
+pub const KC: usize = 512;
 
 /// How the GEMMs use threads.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -42,71 +54,12 @@ pub enum Op {
     T,
 }
 
-/// `(row stride, column stride)` of the logical `rows x cols` operand stored under `op`.
-#[inline]
-fn strides(op: Op, rows: usize, cols: usize) -> (isize, isize) {
-    match op {
-        Op::N => (cols as isize, 1),
-        Op::T => (1, rows as isize),
-    }
-}
-
-/// `c[..m*n] = op(a) * op(b)` (or `+=` with `accumulate`), where `op(a)` is `m x k` and `op(b)`
-/// is `k x n`, all row-major. Panics if a slice is shorter than its matrix.
-#[allow(clippy::too_many_arguments)]
-pub fn matmul(
-    m: usize,
-    n: usize,
-    k: usize,
-    a: &[f32],
-    op_a: Op,
-    b: &[f32],
-    op_b: Op,
-    c: &mut [f32],
-    accumulate: bool,
-    par: Parallelism,
-) {
-    assert!(a.len() >= m * k, "gemm: A has {} values, needs {}", a.len(), m * k);
-    assert!(b.len() >= k * n, "gemm: B has {} values, needs {}", b.len(), k * n);
-    assert!(c.len() >= m * n, "gemm: C has {} values, needs {}", c.len(), m * n);
-    if m == 0 || n == 0 {
-        return;
-    }
-    if k == 0 {
-        if !accumulate {
-            c[..m * n].fill(0.0);
-        }
-        return;
-    }
-    let (a_rs, a_cs) = strides(op_a, m, k);
-    let (b_rs, b_cs) = strides(op_b, k, n);
-    // SAFETY: the asserts above keep every element the strides address inside its slice
-    // (the largest offset of a `r x c` operand is r*c - 1 either way round); `c` is a unique
-    // borrow, so it aliases neither input. gemm computes dst = alpha*dst + beta*lhs*rhs and
-    // reads dst only when `read_dst` is set.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            c.as_mut_ptr(),
-            1,
-            n as isize,
-            accumulate,
-            a.as_ptr(),
-            a_cs,
-            a_rs,
-            b.as_ptr(),
-            b_cs,
-            b_rs,
-            1.0,
-            1.0,
-            false,
-            false,
-            false,
-            par.to_gemm(),
-        );
-    }
+/// The shape of `C (m x n) = A (m x k) B (k x n)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Dims {
+    pub m: usize,
+    pub n: usize,
+    pub k: usize,
 }
 
 /// A matrix operand read through strides: element `(i, j)` is `data[i * rs + j * cs]`.
@@ -131,6 +84,15 @@ impl<'a> Strided<'a> {
         Strided { data, rs: 1, cs: cols }
     }
 
+    /// The logical `rows x cols` matrix held by `data` as is (`Op::N`: stored `rows x
+    /// cols`) or as its transpose (`Op::T`: stored `cols x rows`).
+    pub fn op(data: &'a [f32], op: Op, rows: usize, cols: usize) -> Strided<'a> {
+        match op {
+            Op::N => Strided::rows(data, cols),
+            Op::T => Strided::transposed(data, rows),
+        }
+    }
+
     /// Panics unless every element of a `rows x cols` view lies inside the slice.
     fn check(&self, rows: usize, cols: usize, what: &str) {
         let last = (rows - 1) * self.rs + (cols - 1) * self.cs;
@@ -144,18 +106,19 @@ impl<'a> Strided<'a> {
     }
 }
 
-/// `C = A B` (or `C += A B` with `accumulate`) with `A` (`m x k`) and `B` (`k x n`) read
-/// through strides and `C` written row by row with row stride `c_rs` (its columns
-/// contiguous): for products whose operands or output are blocks of a larger array (the
-/// convolutions of [`super::ops::conv`] write one group of samples of every output channel).
-/// The elements of `C` between rows are left untouched. The arithmetic is the crate's, as in
-/// [`matmul`] (the same operands give the same bits whatever the thread count).
+/// `c[..m*n] = A B` (or `+=` with `accumulate`), `C` dense row-major. Panics if an operand
+/// reaches past its slice.
+pub fn matmul(d: Dims, a: Strided<'_>, b: Strided<'_>, c: &mut [f32], accumulate: bool, par: Parallelism) {
+    matmul_strided(d, a, b, c, d.n, accumulate, par);
+}
+
+/// `C = A B` (or `C += A B` with `accumulate`) with `C` written row by row with row stride
+/// `c_rs` (its columns contiguous): for products whose operands or output are blocks of a
+/// larger array (the convolutions of [`super::ops::conv`] write one group of samples of every
+/// output channel). The elements of `C` between rows are left untouched.
 /// Panics if a view reaches past its slice or `c_rs < n` (rows would overlap).
-#[allow(clippy::too_many_arguments)]
 pub fn matmul_strided(
-    m: usize,
-    n: usize,
-    k: usize,
+    d: Dims,
     a: Strided<'_>,
     b: Strided<'_>,
     c: &mut [f32],
@@ -163,6 +126,7 @@ pub fn matmul_strided(
     accumulate: bool,
     par: Parallelism,
 ) {
+    let Dims { m, n, .. } = d;
     if m == 0 || n == 0 {
         return;
     }
@@ -171,7 +135,7 @@ pub fn matmul_strided(
     assert!(c_last < c.len(), "gemm: C ({m} x {n}, row stride {c_rs}) reaches element {c_last} of {}", c.len());
     // SAFETY: the assert above keeps every element of C inside the slice, which is a unique
     // borrow for the whole call.
-    unsafe { matmul_strided_raw(m, n, k, a, b, c.as_mut_ptr(), c_rs, accumulate, par) }
+    unsafe { matmul_strided_raw(d, a, b, c.as_mut_ptr(), c_rs, accumulate, par) }
 }
 
 /// [`matmul_strided`] writing `C` through a raw pointer, for callers that write disjoint
@@ -182,11 +146,8 @@ pub fn matmul_strided(
 /// `c` must be valid for reads and writes of the elements `c + i * c_rs + j` (`i < m`,
 /// `j < n`), `c_rs >= n` unless `m == 1`, and nothing else may access those elements
 /// during the call.
-#[allow(clippy::too_many_arguments)]
 pub unsafe fn matmul_strided_raw(
-    m: usize,
-    n: usize,
-    k: usize,
+    d: Dims,
     a: Strided<'_>,
     b: Strided<'_>,
     c: *mut f32,
@@ -194,6 +155,7 @@ pub unsafe fn matmul_strided_raw(
     accumulate: bool,
     par: Parallelism,
 ) {
+    let Dims { m, n, k } = d;
     if m == 0 || n == 0 {
         return;
     }
@@ -208,32 +170,41 @@ pub unsafe fn matmul_strided_raw(
     }
     a.check(m, k, "A");
     b.check(k, n, "B");
-    // SAFETY: the checks above keep every element the strides of A and B address inside
-    // their slices; C's elements are valid and exclusively ours (caller's contract), and
-    // they cannot alias A or B, which are shared borrows. gemm reads dst only when
-    // `read_dst` is set.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            c,
-            1,
-            c_rs as isize,
-            accumulate,
-            a.data.as_ptr(),
-            a.cs as isize,
-            a.rs as isize,
-            b.data.as_ptr(),
-            b.cs as isize,
-            b.rs as isize,
-            1.0,
-            1.0,
-            false,
-            false,
-            false,
-            par.to_gemm(),
-        );
+    // Equal blocks of at most KC along k, in order (see the module docs).
+    let blocks = k.div_ceil(KC);
+    let kc = k.div_ceil(blocks);
+    let mut p0 = 0;
+    while p0 < k {
+        let kb = kc.min(k - p0);
+        // SAFETY: the checks above keep every element the strides of A and B address inside
+        // their slices (block p0..p0 + kb lies inside 0..k); C's elements are valid and
+        // exclusively ours (caller's contract), and they cannot alias A or B, which are shared
+        // borrows. gemm computes dst = alpha*dst + beta*lhs*rhs and reads dst only when
+        // `read_dst` is set: the first block writes (or accumulates), the others accumulate.
+        unsafe {
+            gemm::gemm(
+                m,
+                n,
+                kb,
+                c,
+                1,
+                c_rs as isize,
+                accumulate || p0 > 0,
+                a.data.as_ptr().add(p0 * a.cs),
+                a.cs as isize,
+                a.rs as isize,
+                b.data.as_ptr().add(p0 * b.rs),
+                b.cs as isize,
+                b.rs as isize,
+                1.0,
+                1.0,
+                false,
+                false,
+                false,
+                par.to_gemm(),
+            );
+        }
+        p0 += kb;
     }
 }
 
@@ -269,11 +240,12 @@ mod tests {
                 for par in [Parallelism::None, Parallelism::Rayon(2)] {
                     let want = naive(m, n, k, &a, op_a, &b, op_b);
                     let mut c = vec![1.0f32; m * n];
-                    matmul(m, n, k, &a, op_a, &b, op_b, &mut c, false, par);
+                    let (sa, sb) = (Strided::op(&a, op_a, m, k), Strided::op(&b, op_b, k, n));
+                    matmul(Dims { m, n, k }, sa, sb, &mut c, false, par);
                     for (x, y) in c.iter().zip(&want) {
                         assert!((*x as f64 - y).abs() < 1e-4, "{op_a:?}{op_b:?}: {x} vs {y}");
                     }
-                    matmul(m, n, k, &a, op_a, &b, op_b, &mut c, true, par);
+                    matmul(Dims { m, n, k }, sa, sb, &mut c, true, par);
                     for (x, y) in c.iter().zip(&want) {
                         assert!((*x as f64 - 2.0 * y).abs() < 1e-4, "accumulate {op_a:?}{op_b:?}");
                     }
@@ -292,7 +264,7 @@ mod tests {
         let c_rs = 9;
         for par in [Parallelism::None, Parallelism::Rayon(2)] {
             let mut c = vec![7.0f32; m * c_rs];
-            matmul_strided(m, n, k, a, b, &mut c, c_rs, false, par);
+            matmul_strided(Dims { m, n, k }, a, b, &mut c, c_rs, false, par);
             for i in 0..m {
                 for j in 0..c_rs {
                     let got = c[i * c_rs + j] as f64;
@@ -305,11 +277,38 @@ mod tests {
                 }
             }
             let before = c.clone();
-            matmul_strided(m, n, k, a, b, &mut c, c_rs, true, par);
+            matmul_strided(Dims { m, n, k }, a, b, &mut c, c_rs, true, par);
             for (i, (x, y)) in c.iter().zip(&before).enumerate() {
                 let want = if i % c_rs < n { 2.0 * y } else { *y };
                 assert!((x - want).abs() < 1e-4);
             }
+        }
+    }
+
+    /// Blocks along k: a product with k above KC is the ordered sum of its equal blocks'
+    /// products, exactly (the bits of the first block's product plus the second's), and
+    /// close to the exact product.
+    #[test]
+    fn long_inner_dimensions_are_summed_in_fixed_blocks() {
+        let (m, n, k) = (6, 5, 1100);
+        let a: Vec<f32> = (0..m * k).map(|i| ((i * 37 % 17) as f32 - 8.0) * 0.125).collect();
+        let b: Vec<f32> = (0..k * n).map(|i| ((i * 53 % 19) as f32 - 9.0) * 0.25).collect();
+        let mut c = vec![0.0f32; m * n];
+        matmul(Dims { m, n, k }, Strided::rows(&a, k), Strided::rows(&b, n), &mut c, false, Parallelism::None);
+        // Three blocks of 367, 367, 366.
+        let mut want = vec![0.0f32; m * n];
+        for (p0, kb) in [(0, 367), (367, 367), (734, 366)] {
+            let ab = Strided { data: &a[p0..], rs: k, cs: 1 };
+            let bb = Strided { data: &b[p0 * n..], rs: n, cs: 1 };
+            matmul(Dims { m, n, k: kb }, ab, bb, &mut want, p0 > 0, Parallelism::None);
+        }
+        assert_eq!(
+            c.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+            want.iter().map(|x| x.to_bits()).collect::<Vec<_>>()
+        );
+        let exact = naive(m, n, k, &a, Op::N, &b, Op::N);
+        for (x, y) in c.iter().zip(&exact) {
+            assert!((*x as f64 - y).abs() < 1e-3 * y.abs().max(1.0), "{x} vs {y}");
         }
     }
 }

@@ -6,11 +6,11 @@
 //! vectorize. A [`Workspace`] holds every buffer for its maximum batch size, so a training
 //! step allocates nothing itself (the GEMM library allocates its packing buffers per call).
 
-use super::gemm::{matmul, Op, Parallelism};
+use super::gemm::{Dims, Op, Parallelism};
 use super::layout::Layout;
 use super::ops::act::{relu_backward, softmax_xent};
 use super::ops::bn::{batch_moments, bn_backward, bn_train_apply, BnState, BN_EPS, BN_MOMENTUM};
-use super::ops::dense::{bias_add, bias_relu, col_sums, feature_sums, matmul_into, scale_shift_relu, Store};
+use super::ops::dense::{bias_add, bias_relu, col_sums, feature_sums, matmul_into, product, scale_shift_relu, Store};
 
 /// The input of layer `l` for a batch of `b` (`n_in` features each) and the operation that
 /// turns its slice into the `b x n_in` matrix: the batch `x` for the first layer, else the
@@ -84,7 +84,6 @@ impl Workspace {
 /// statistics. Writes the gradient of the batch-mean loss w.r.t. every parameter into `grad`
 /// (same layout as `params`, every entry overwritten) and returns the batch-mean
 /// cross-entropy and the number of correctly classified samples (argmax, first index on ties).
-#[allow(clippy::too_many_arguments)]
 pub fn forward_backward(
     layout: &Layout,
     params: &[f32],
@@ -112,18 +111,18 @@ pub fn forward_backward(
     let c = out.fan_out;
     let (a_in, op_in) = layer_input(x, &ws.act, last, b, out.fan_in);
     let logits = &mut ws.logits[..b * c];
-    matmul(b, c, out.fan_in, a_in, op_in, &params[out.weight.clone()], Op::T, logits, false, par);
+    product(Dims { m: b, n: c, k: out.fan_in }, (a_in, op_in), (&params[out.weight.clone()], Op::T), logits, par);
     bias_add(logits, &params[out.bias.clone()]);
     let (loss_sum, correct) = softmax_xent(logits, y, true);
 
     // Backward: dL/dW = dz^T a_in, and dL/da_in = dz W into the previous layer's store.
     let dz: &[f32] = &ws.logits[..b * c];
-    matmul(c, out.fan_in, b, dz, Op::T, a_in, op_in, &mut grad[out.weight.clone()], false, par);
+    product(Dims { m: c, n: out.fan_in, k: b }, (dz, Op::T), (a_in, op_in), &mut grad[out.weight.clone()], par);
     col_sums(dz, &mut grad[out.bias.clone()]);
     if last > 0 {
         let w = &params[out.weight.clone()];
         let d = &mut ws.delta[0][..b * out.fan_in];
-        matmul_into(Store::of(last - 1), b, out.fan_in, c, dz, Op::N, w, Op::N, d, par);
+        matmul_into(Store::of(last - 1), Dims { m: b, n: out.fan_in, k: c }, (dz, Op::N), (w, Op::N), d, par);
     }
     let mut cur = 0;
     for l in (0..last).rev() {
@@ -150,10 +149,17 @@ pub fn forward_backward(
         }
         let dz: &[f32] = dz;
         let (a_in, op_in) = layer_input(x, &ws.act, l, b, n_in);
-        matmul(n_out, n_in, b, dz, st.as_nb(), a_in, op_in, &mut grad[info.weight.clone()], false, par);
+        product(Dims { m: n_out, n: n_in, k: b }, (dz, st.as_nb()), (a_in, op_in), &mut grad[info.weight.clone()], par);
         if l > 0 {
             let w = &params[info.weight.clone()];
-            matmul_into(Store::of(l - 1), b, n_in, n_out, dz, st.as_bn(), w, Op::N, &mut dnext[..b * n_in], par);
+            matmul_into(
+                Store::of(l - 1),
+                Dims { m: b, n: n_in, k: n_out },
+                (dz, st.as_bn()),
+                (w, Op::N),
+                &mut dnext[..b * n_in],
+                par,
+            );
             cur ^= 1;
         }
     }
@@ -173,12 +179,12 @@ fn forward_train_hidden(layout: &Layout, params: &[f32], bn: &mut BnState, x: &[
         let ((a_in, op_in), h) = hidden_io(x, &mut ws.act, l, b, n_in, n_out);
         match &info.bn {
             None => {
-                matmul_into(st, b, n_out, n_in, a_in, op_in, w, Op::T, h, par);
+                matmul_into(st, Dims { m: b, n: n_out, k: n_in }, (a_in, op_in), (w, Op::T), h, par);
                 bias_relu(h, bias, st);
             }
             Some(r) => {
                 let z = &mut ws.xhat[l][..b * n_out];
-                matmul_into(st, b, n_out, n_in, a_in, op_in, w, Op::T, z, par);
+                matmul_into(st, Dims { m: b, n: n_out, k: n_in }, (a_in, op_in), (w, Op::T), z, par);
                 let mean = &mut ws.mean[r.stats.clone()];
                 let var = &mut ws.inv_std[r.stats.clone()];
                 batch_moments(z, mean, var, st);
@@ -269,7 +275,7 @@ fn forward_infer(
         let w = &params[info.weight.clone()];
         let bias = &params[info.bias.clone()];
         let ((a_in, op_in), h) = hidden_io(x, &mut ws.act, l, b, n_in, n_out);
-        matmul_into(st, b, n_out, n_in, a_in, op_in, w, Op::T, h, par);
+        matmul_into(st, Dims { m: b, n: n_out, k: n_in }, (a_in, op_in), (w, Op::T), h, par);
         match &info.bn {
             None => bias_relu(h, bias, st),
             Some(r) => {
@@ -290,7 +296,7 @@ fn forward_infer(
     let c = out.fan_out;
     let (a_in, op_in) = layer_input(x, &ws.act, last, b, out.fan_in);
     let logits = &mut ws.logits[..b * c];
-    matmul(b, c, out.fan_in, a_in, op_in, &params[out.weight.clone()], Op::T, logits, false, par);
+    product(Dims { m: b, n: c, k: out.fan_in }, (a_in, op_in), (&params[out.weight.clone()], Op::T), logits, par);
     bias_add(logits, &params[out.bias.clone()]);
     softmax_xent(logits, y, false)
 }

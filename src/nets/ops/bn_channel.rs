@@ -14,9 +14,9 @@
 //! Sums are over fixed blocks (512-element f32 blocks in 32 lanes, f64 totals)
 //! and each channel is summed by one thread, so the bits do not depend on the thread count.
 
+pub use super::bn::{BN_EPS, BN_MOMENTUM};
 use super::{block_sum, block_sum3, for_chunks, for_chunks2};
 use crate::nets::gemm::Parallelism;
-pub use super::bn::{BN_EPS, BN_MOMENTUM};
 
 /// `max(0, x)` that keeps NaN (a diverged run must stay visible).
 #[inline(always)]

@@ -94,7 +94,12 @@
 //! (33-37 % and 21 % of peak), 6.4 and 3.7 ms per batch.
 
 use super::{block_sum, for_chunks};
-use crate::nets::gemm::{matmul_strided, matmul_strided_raw, Parallelism, Strided};
+use crate::nets::gemm::{matmul_strided, matmul_strided_raw, Dims, Parallelism, Strided};
+
+/// The shape of one product.
+fn dims(m: usize, n: usize, k: usize) -> Dims {
+    Dims { m, n, k }
+}
 
 /// Shape of a stride-1 "same" convolution layer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -435,7 +440,15 @@ pub fn conv_forward(
             // both parts are done.
             unsafe {
                 let c = y_ptr.get().add(b0 * hw);
-                matmul_strided_raw(s.c_out, n, kdim, Strided::rows(w, kdim), col, c, b * hw, false, Parallelism::None);
+                matmul_strided_raw(
+                    dims(s.c_out, n, kdim),
+                    Strided::rows(w, kdim),
+                    col,
+                    c,
+                    b * hw,
+                    false,
+                    Parallelism::None,
+                );
             }
         }
     });
@@ -484,12 +497,12 @@ pub fn conv_backward(
             // dW^T (K x C_out) += col dY_g^T: see the module notes for why transposed.
             let dy_t = Strided { data: &dy[b0 * hw..], rs: 1, cs: b * hw };
             let c = Strided::rows(&col[..kdim * n], n);
-            matmul_strided(kdim, s.c_out, n, c, dy_t, dwt, s.c_out, gi > 0, Parallelism::None);
+            matmul_strided(dims(kdim, s.c_out, n), c, dy_t, dwt, s.c_out, gi > 0, Parallelism::None);
             if let Some(dx_ptr) = dx_ptr {
                 let dy_g = Strided { data: &dy[b0 * hw..], rs: b * hw, cs: 1 };
                 let dcol = &mut col[..kdim * n];
                 let wt = Strided::transposed(w, kdim);
-                matmul_strided(kdim, n, s.c_out, wt, dy_g, dcol, n, false, Parallelism::None);
+                matmul_strided(dims(kdim, n, s.c_out), wt, dy_g, dcol, n, false, Parallelism::None);
                 for ci in 0..s.c_in {
                     // SAFETY: `dx` holds C_in*B*H*W values (asserted above); the planes
                     // of samples b0..b0+g of channel ci are this part's alone (the parts'

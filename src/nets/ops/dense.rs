@@ -6,7 +6,7 @@
 //! [`LANES`](super::act::LANES) partial sums so that they vectorize too.
 
 use super::act::{lane_sum, relu};
-use crate::nets::gemm::{matmul, Op, Parallelism};
+use crate::nets::gemm::{matmul, Dims, Op, Parallelism, Strided};
 
 /// How a hidden layer's `B x n` activations (and their gradients) are stored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,26 +49,22 @@ impl Store {
     }
 }
 
-/// `C (B x n, stored as `store`) = op(A) (B x k) * op(B) (k x n)`, written as the product
-/// whose row-major output is the stored slice.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn matmul_into(
-    store: Store,
-    b: usize,
-    n: usize,
-    k: usize,
-    a: &[f32],
-    op_a: Op,
-    w: &[f32],
-    op_w: Op,
-    c: &mut [f32],
-    par: Parallelism,
-) {
+/// A stored matrix and how it is used (as is, or transposed).
+pub(crate) type Operand<'a> = (&'a [f32], Op);
+
+/// `C = op(A) op(B)` for operands stored densely (see [`Strided::op`]).
+pub(crate) fn product(d: Dims, (a, op_a): Operand, (b, op_b): Operand, c: &mut [f32], par: Parallelism) {
+    matmul(d, Strided::op(a, op_a, d.m, d.k), Strided::op(b, op_b, d.k, d.n), c, false, par);
+}
+
+/// `C (B x n, stored as `store`) = op(A) (B x k) * op(W) (k x n)` (`d` = `B x n x k`),
+/// written as the product whose row-major output is the stored slice.
+pub(crate) fn matmul_into(store: Store, d: Dims, a: Operand, w: Operand, c: &mut [f32], par: Parallelism) {
     let flip = |op: Op| if op == Op::N { Op::T } else { Op::N };
     match store {
-        Store::SampleMajor => matmul(b, n, k, a, op_a, w, op_w, c, false, par),
+        Store::SampleMajor => product(d, a, w, c, par),
         // C^T = op(W)^T op(A)^T.
-        Store::FeatureMajor => matmul(n, b, k, w, flip(op_w), a, flip(op_a), c, false, par),
+        Store::FeatureMajor => product(Dims { m: d.n, n: d.m, k: d.k }, (w.0, flip(w.1)), (a.0, flip(a.1)), c, par),
     }
 }
 
