@@ -235,7 +235,7 @@ fn breakdown(s: &ConvShape, first: bool, g: usize, par: Parallelism, rounds: usi
                 let n = gg * hw;
                 let c = Strided::rows(&col_a[..kdim * n], n);
                 matmul_strided(
-                    Dims { m: s.c_out, n: n, k: kdim },
+                    Dims { m: s.c_out, n, k: kdim },
                     Strided::rows(w, kdim),
                     c,
                     &mut y[b0 * hw..],
@@ -271,7 +271,7 @@ fn breakdown(s: &ConvShape, first: bool, g: usize, par: Parallelism, rounds: usi
                 let n = gg * hw;
                 let c = Strided::rows(&col_f[..kdim * n], n);
                 let a = Strided::transposed(&wt, s.c_out);
-                matmul_strided(Dims { m: s.c_out, n: n, k: kdim }, a, c, &mut y2[b0 * hw..], b * hw, false, par);
+                matmul_strided(Dims { m: s.c_out, n, k: kdim }, a, c, &mut y2[b0 * hw..], b * hw, false, par);
             }
             col_f[0] += 0.0;
         }));
@@ -299,7 +299,7 @@ fn breakdown(s: &ConvShape, first: bool, g: usize, par: Parallelism, rounds: usi
                     let n = gg * hw;
                     let dyg = Strided { data: &dy[b0 * hw..], rs: b * hw, cs: 1 };
                     matmul_strided(
-                        Dims { m: kdim, n: n, k: s.c_out },
+                        Dims { m: kdim, n, k: s.c_out },
                         Strided::transposed(w, kdim),
                         dyg,
                         &mut col_c[..kdim * n],
@@ -335,7 +335,7 @@ fn step_library_threads(s: &ConvShape, g: usize, col: &mut [f32], dwt: &mut [f32
         im2col(s, &masks, &bf.x, b, b0, gg, col, par);
         let c = Strided::rows(&col[..kdim * n], n);
         matmul_strided(
-            Dims { m: s.c_out, n: n, k: kdim },
+            Dims { m: s.c_out, n, k: kdim },
             Strided::rows(&bf.w, kdim),
             c,
             &mut bf.y[b0 * hw..],
@@ -361,7 +361,7 @@ fn step_library_threads(s: &ConvShape, g: usize, col: &mut [f32], dwt: &mut [f32
         if !first {
             let dyg = Strided { data: &bf.dy[b0 * hw..], rs: b * hw, cs: 1 };
             matmul_strided(
-                Dims { m: kdim, n: n, k: s.c_out },
+                Dims { m: kdim, n, k: s.c_out },
                 Strided::transposed(&bf.w, kdim),
                 dyg,
                 &mut col[..kdim * n],
@@ -397,7 +397,7 @@ fn sweep() {
             &mut [Box::new(|| {
                 for _ in 0..8 {
                     matmul_strided(
-                        Dims { m: n, n: n, k: n },
+                        Dims { m: n, n, k: n },
                         Strided::rows(&a, n),
                         Strided::rows(&a, n),
                         &mut c,

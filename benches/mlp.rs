@@ -12,7 +12,7 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use ndarray::linalg::general_mat_mul;
 use ndarray::{ArrayView2, ArrayViewMut2, ShapeBuilder};
 use qnet_exp::nets::gemm::{matmul, Dims, Op, Strided};
-use qnet_exp::nets::{forward_backward, BnState, Layout, MlpSpec, Parallelism, Workspace};
+use qnet_exp::nets::{forward_backward, Arch, BnState, Layout, Parallelism, Workspace};
 
 const BATCH: usize = 100;
 
@@ -27,7 +27,7 @@ fn step(c: &mut Criterion) {
     g.throughput(Throughput::Elements(BATCH as u64));
     g.sample_size(30).measurement_time(Duration::from_secs(8));
     for batch_norm in [false, true] {
-        let layout = Layout::new(MlpSpec { input: 784, hidden: vec![1024, 1024], classes: 10, batch_norm }).unwrap();
+        let layout = Layout::new(Arch::mlp(784, vec![1024, 1024], 10, batch_norm)).unwrap();
         let params = layout.init(1);
         let (x, y) = batch(784);
         let mut grad = vec![0.0; layout.len()];

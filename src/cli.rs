@@ -34,6 +34,8 @@ pub enum Command {
         /// A sweep folder, e.g. results/quickstart
         dir: PathBuf,
     },
+    /// Print the table of every config key (markdown, as in the README).
+    Keys,
 }
 
 #[derive(Args, Debug)]

@@ -125,6 +125,10 @@ fn dispatch(cli: &Cli) -> Result<(), Error> {
             }
             Ok(())
         }
+        Command::Keys => {
+            say(format_args!("{}", qnet_exp::config::schema::markdown_table().trim_end()));
+            Ok(())
+        }
         Command::Summarize { dir } => {
             if !dir.is_dir() {
                 return Err(Error::input(format!("{}: no such sweep folder", dir.display())));

@@ -49,6 +49,7 @@ choice! {
         Logistic = "logistic",
         Toy = "toy",
         Mlp = "mlp",
+        Cnn = "cnn",
     }
 }
 

@@ -14,7 +14,7 @@ mod toy;
 pub use choice::Sampling;
 pub use convex::{ConvexLr, ConvexSpec, Init, INV_MU};
 pub use expand::{expand, Sweep, MAX_RUNS};
-pub use net::NetSpec;
+pub use net::{parse_arch, NetArch, NetSpec, ARCHS};
 pub use parse::{load, parse, SweepDef, Val};
 pub use run::{ProblemSpec, RunSpec, Seeds};
 pub use toy::{LandscapeSpec, ToySpec};

@@ -194,7 +194,7 @@ pub fn resolve(sweep: &str, p: &Point, seed_index: u64) -> Result<RunSpec, Vec<S
     let (optim, schedule, batch) = resolve_optim(p);
     let mut problem = match kind {
         ProblemKind::Toy => ProblemSpec::Toy(super::toy::resolve(p)),
-        ProblemKind::Mlp => ProblemSpec::Net(super::net::resolve(p, batch)),
+        ProblemKind::Mlp | ProblemKind::Cnn => ProblemSpec::Net(super::net::resolve(p, kind, batch)),
         ProblemKind::LeastSquares | ProblemKind::Logistic => {
             ProblemSpec::Convex(super::convex::resolve(p, kind, batch))
         }

@@ -66,20 +66,22 @@ pub const KEYS: &[KeySpec] = &[
     key!("name", "sweep", Ty::Text, Default::None, false, "always",
          "sweep name; results go to <out>/<name>/"),
     key!("problem.kind", "problem", Ty::Choice(ProblemKind::NAMES), Default::Str("least_squares"), true, "always",
-         "least_squares | logistic | toy (a 1-D/2-D non-convex landscape) | mlp (a ReLU network on real images)"),
-    key!("problem.dataset", "dataset", Ty::Choice(DatasetChoice::NAMES), Default::Str("mnist"), true, "problem.kind = \"mlp\"",
+         "least_squares | logistic | toy (a 1-D/2-D non-convex landscape) | mlp (a ReLU network on real images) | cnn (a convolutional network on real images)"),
+    key!("problem.dataset", "dataset", Ty::Choice(DatasetChoice::NAMES), Default::Str("mnist"), true, "networks (problem.kind = \"mlp\" or \"cnn\")",
          "mnist | fashion_mnist | cifar10 (only the 20-image sample is reachable here); fetch with scripts/fetch-data.sh"),
-    key!("problem.data_dir", "data_dir", Ty::Text, Default::Computed, false, "problem.kind = \"mlp\"",
+    key!("problem.data_dir", "data_dir", Ty::Text, Default::Computed, false, "networks (problem.kind = \"mlp\" or \"cnn\")",
          "folder with the data sets; default $QNET_DATA_DIR, else data/ (a location: recorded in the run's config.toml, but not part of its id, its seeds or the CSV columns)"),
     key!("problem.width", "width", Ty::Int { min: 1, max: 8192 }, Default::Int(256), true, "problem.kind = \"mlp\"",
          "units per hidden layer"),
     key!("problem.depth", "depth", Ty::Int { min: 1, max: 16 }, Default::Int(2), true, "problem.kind = \"mlp\"",
          "number of hidden layers"),
-    key!("problem.batch_norm", "batch_norm", Ty::Bool, Default::Bool(true), true, "problem.kind = \"mlp\"",
-         "batch normalisation after each hidden affine map (as BinaryConnect does)"),
-    key!("problem.train_size", "train_size", Ty::Int { min: 2, max: 10_000_000 }, Default::None, true, "problem.kind = \"mlp\" (optional)",
+    key!("problem.arch", "arch", Ty::Text, Default::Str("lenet"), true, "problem.kind = \"cnn\"",
+         "the CNN: lenet (conv5-32 pool conv5-64 pool fc256) | vgg (conv3-32 conv3-32 pool conv3-64 conv3-64 pool fc512) | a list of convK-C (K x K convolution to C channels), pool (2 x 2 max-pooling), fcN (dense layer of N units); the output layer follows"),
+    key!("problem.batch_norm", "batch_norm", Ty::Bool, Default::Bool(true), true, "networks (problem.kind = \"mlp\" or \"cnn\")",
+         "batch normalisation after each convolution and hidden affine map, before the ReLU (as BinaryConnect does)"),
+    key!("problem.train_size", "train_size", Ty::Int { min: 2, max: 10_000_000 }, Default::None, true, "networks (optional)",
          "use the first N training images (unset: all)"),
-    key!("problem.test_size", "test_size", Ty::Int { min: 1, max: 10_000_000 }, Default::None, true, "problem.kind = \"mlp\" (optional)",
+    key!("problem.test_size", "test_size", Ty::Int { min: 1, max: 10_000_000 }, Default::None, true, "networks (optional)",
          "use the first N test images (unset: all)"),
     key!("problem.landscape", "landscape", Ty::Choice(LandscapeName::NAMES), Default::Str("wave"), true, "problem.kind = \"toy\"",
          "wave: a w^2 + sin(b w) (1-D) | egg_crate: x^2 + y^2 + c (sin^2 x + sin^2 y) | rastrigin: sum w_i^2 - a cos(2 pi w_i) + a (1-D/2-D)"),
@@ -119,9 +121,9 @@ pub const KEYS: &[KeySpec] = &[
          "number of bits k (2^k levels)"),
     key!("quant.scale", "scale", Ty::Float { min: POS, min_open: true, max: INF }, Default::Float(1.0), true, "quant.grid = \"binary\" or \"ternary\"",
          "the value s of the binary/ternary grid"),
-    key!("quant.layer_scale", "layer_scale", Ty::Choice(LayerScale::NAMES), Default::Str("glorot"), true, "problem.kind = \"mlp\" with a binary, ternary or bits grid",
+    key!("quant.layer_scale", "layer_scale", Ty::Choice(LayerScale::NAMES), Default::Str("glorot"), true, "networks with a binary, ternary or bits grid",
          "glorot: each layer's own scale, s = sqrt(1.5/(fan_in+fan_out)) for binary/ternary (BinaryConnect's), range = sqrt(6/(fan_in+fan_out)) for bits | fixed: quant.scale / quant.range for every layer"),
-    key!("quant.fp_first_last", "fp_first_last", Ty::Bool, Default::Bool(false), true, "problem.kind = \"mlp\" and a quantized method",
+    key!("quant.fp_first_last", "fp_first_last", Ty::Bool, Default::Bool(false), true, "networks with a quantized method",
          "keep the first and the last layer's weights in full precision"),
     key!("quant.rounding", "rounding", Ty::Choice(RoundingName::NAMES), Default::Str("nearest"), true, "quant.method = \"bc\"",
          "how BC deploys its latent weights: nearest | stochastic"),
@@ -153,7 +155,7 @@ pub const KEYS: &[KeySpec] = &[
          "replacement: i.i.d. batches | shuffle: a new permutation each epoch"),
     key!("run.steps", "steps", Ty::Int { min: 1, max: 1_000_000_000 }, Default::Int(1000), true, "every run but exact chains",
          "optimizer steps per run"),
-    key!("run.epochs", "epochs", Ty::Int { min: 1, max: 100_000 }, Default::Int(5), true, "problem.kind = \"mlp\"",
+    key!("run.epochs", "epochs", Ty::Int { min: 1, max: 100_000 }, Default::Int(5), true, "networks (problem.kind = \"mlp\" or \"cnn\")",
          "passes over the training set (a metrics row after each)"),
     key!("run.seeds", "seeds", Ty::Int { min: 1, max: 100_000 }, Default::Int(1), false, "always",
          "seeds per configuration (seed indices 0..seeds-1 are a sweep axis)"),
@@ -184,6 +186,55 @@ impl KeySpec {
 
 pub fn key(path: &str) -> Option<&'static KeySpec> {
     KEYS.iter().find(|k| k.path == path)
+}
+
+/// The README's key table (markdown), generated from [`KEYS`] (`qnet-exp keys` prints it;
+/// a test checks that the README holds exactly this).
+pub fn markdown_table() -> String {
+    let esc = |t: &str| t.replace('|', "\\|");
+    let fnum = |x: f64| {
+        let s = format!("{x:?}");
+        s.trim_end_matches(".0").to_string() + if x.fract() == 0.0 && x.abs() < 1e15 { ".0" } else { "" }
+    };
+    let mut out =
+        String::from("| key | type / allowed | default | axis | applies when | meaning |\n|---|---|---|---|---|---|\n");
+    for k in KEYS {
+        let ty = match k.ty {
+            Ty::Int { min, max } if max == i64::MAX => format!("int {min}.."),
+            Ty::Int { min, max } => format!("int {min}..{max}"),
+            Ty::Float { min, min_open, max } => {
+                let lo = if min_open { format!("float > {}", min) } else { format!("float >= {}", fnum(min)) };
+                if max.is_finite() {
+                    format!("{lo}, <= {}", fnum(max))
+                } else {
+                    lo
+                }
+            }
+            Ty::Choice(c) => c.join(" | "),
+            Ty::Bool => "bool".into(),
+            Ty::Text => "string".into(),
+            Ty::Lr => "float > 0 or \"1/mu\"".into(),
+        };
+        let default = match k.default {
+            Default::None if k.applies.contains("optional") => "(unset)".into(),
+            Default::None => "required".into(),
+            Default::Computed => "see meaning".into(),
+            Default::Int(i) => format!("`{i}`"),
+            Default::Float(x) => format!("`{x:?}`"),
+            Default::Str(t) => format!("`{t}`"),
+            Default::Bool(b) => format!("`{b}`"),
+        };
+        let axis = if k.axis { "yes" } else { "no" };
+        out.push_str(&format!(
+            "| `{}` | {} | {} | {axis} | {} | {} |\n",
+            k.path,
+            esc(&ty),
+            esc(&default),
+            esc(k.applies),
+            esc(k.doc)
+        ));
+    }
+    out
 }
 
 pub fn sections() -> Vec<&'static str> {

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use super::train::{self, LayerRow, NetData, NetRow, LAYERS_COLUMNS, LAYERS_FILE, METRICS_COLUMNS};
-use super::{Layout, MlpSpec};
+use super::Layout;
 use crate::config::{NetSpec, ProblemSpec, RunSpec};
 use crate::data::dataset::Split;
 use crate::family::{Cost, Family, Instance, Measure, RunContext, RunEnd, Table, TableColumn};
@@ -38,15 +38,21 @@ impl Family for NetFamily {
             }
         }
         let features = n.dataset.features();
-        let layout = Layout::new(MlpSpec {
-            input: features,
-            hidden: vec![n.width; n.depth],
-            classes: n.dataset.num_classes(),
-            batch_norm: n.batch_norm,
-        })?;
+        let layout = Layout::new(n.arch())?;
         let (train_n, test_n) = (n.train_size.unwrap_or(60_000) as f64, n.test_size.unwrap_or(10_000) as f64);
         let params = layout.len() as f64;
-        let acts = (run.batch * n.width * n.depth) as f64;
+        // Activations kept per sample: every stage's output (twice with batch norm), the
+        // flattened input of the dense part, the hidden layers.
+        let arch = layout.arch();
+        let conv_acts: usize = layout
+            .stages()
+            .iter()
+            .map(|s| {
+                let (c, h, w) = s.out_shape();
+                c * h * w
+            })
+            .sum();
+        let acts = (run.batch * (2 * conv_acts + arch.input_len() + arch.hidden.iter().sum::<usize>())) as f64;
         Ok(Cost {
             // Weights, latent, gradient, two optimizer moments, the previous epoch's and an
             // evaluation copy; activations, BN inputs and deltas.

@@ -15,6 +15,6 @@ mod update;
 
 pub use family::NetFamily;
 pub use gemm::Parallelism;
-pub use layout::{quantizable_ranges, BnRanges, LayerInfo, Layout, MlpSpec};
+pub use layout::{quantizable_ranges, Arch, BnRanges, ConvStage, LayerInfo, Layout, Stage};
 pub use ops::bn::{BnState, BN_EPS, BN_MOMENTUM};
 pub use passes::{evaluate, forward_backward, recalibrate_bn, Workspace};

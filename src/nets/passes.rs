@@ -1,23 +1,33 @@
 //! A network's passes over a batch: the training forward and backward, inference, and
-//! batch-norm recalibration. The input and the logits are sample-major (`batch x features`,
-//! row-major); hidden layers alternate sample-major and feature-major storage
+//! batch-norm recalibration.
+//!
+//! The input is sample-major (`batch x features`, each image as stored: channels, then rows,
+//! then columns) and so are the logits. The convolutional part works on channel-major CNHW
+//! activations (see [`super::ops`]) and hands the dense part its output flattened
+//! feature-major; hidden dense layers alternate sample-major and feature-major storage
 //! ([`Store`](super::ops::dense::Store): the GEMMs run faster that way). All products go
-//! through [`super::gemm::matmul`]; bias, ReLU, BN and softmax are slice loops that
+//! through [`super::gemm`]; bias, ReLU, BN, pooling and softmax are slice loops that
 //! vectorize. A [`Workspace`] holds every buffer for its maximum batch size, so a training
 //! step allocates nothing itself (the GEMM library allocates its packing buffers per call).
 
 use super::gemm::{Dims, Op, Parallelism};
-use super::layout::Layout;
+use super::layout::{Layout, Stage};
 use super::ops::act::{relu_backward, softmax_xent};
 use super::ops::bn::{batch_moments, bn_backward, bn_train_apply, BnState, BN_EPS, BN_MOMENTUM};
+use super::ops::conv::{conv_backward, conv_forward, ConvWorkspace};
 use super::ops::dense::{bias_add, bias_relu, col_sums, feature_sums, matmul_into, product, scale_shift_relu, Store};
+use super::ops::pool::{maxpool2_backward, maxpool2_forward};
+use super::ops::{bn_channel, flatten_feature_major, unflatten_feature_major, unflatten_sample_major};
 
-/// The input of layer `l` for a batch of `b` (`n_in` features each) and the operation that
-/// turns its slice into the `b x n_in` matrix: the batch `x` for the first layer, else the
-/// previous hidden layer's activations in that layer's store.
-fn layer_input<'a>(x: &'a [f32], act: &'a [Vec<f32>], l: usize, b: usize, n_in: usize) -> (&'a [f32], Op) {
+/// A stored matrix and how it is used (as is, or transposed): a dense layer's input.
+type Input<'a> = (&'a [f32], Op);
+
+/// The input of dense layer `l` for a batch of `b` (`n_in` features each) and the operation
+/// that turns its slice into the `b x n_in` matrix: the dense part's input `x` for the first
+/// layer, else the previous hidden layer's activations in that layer's store.
+fn layer_input<'a>(x: Input<'a>, act: &'a [Vec<f32>], l: usize, b: usize, n_in: usize) -> Input<'a> {
     if l == 0 {
-        (x, Op::N)
+        x
     } else {
         (&act[l - 1][..b * n_in], Store::of(l - 1).as_bn())
     }
@@ -26,56 +36,208 @@ fn layer_input<'a>(x: &'a [f32], act: &'a [Vec<f32>], l: usize, b: usize, n_in: 
 /// A forward pass's input of hidden layer `l` (as [`layer_input`]) and the layer's own
 /// output buffer (`b x n_out` values in its store), borrowed from the activations together.
 fn hidden_io<'a>(
-    x: &'a [f32],
+    x: Input<'a>,
     act: &'a mut [Vec<f32>],
     l: usize,
-    b: usize,
-    n_in: usize,
-    n_out: usize,
-) -> ((&'a [f32], Op), &'a mut [f32]) {
+    (b, n_in, n_out): (usize, usize, usize),
+) -> (Input<'a>, &'a mut [f32]) {
     let (done, rest) = act.split_at_mut(l);
     (layer_input(x, done, l, b, n_in), &mut rest[0][..b * n_out])
+}
+
+/// The buffers of the convolutional part (all empty for an MLP).
+#[derive(Clone, Debug, Default)]
+struct ConvBuffers {
+    /// The batch in CNHW, when the input has several channels (one channel: the batch as
+    /// given already is).
+    input: Vec<f32>,
+    /// Per convolution layer.
+    ws: Vec<ConvWorkspace>,
+    /// Per stage: a convolution's post-ReLU output, a pooling's output.
+    out: Vec<Vec<f32>>,
+    /// Per stage: a convolution's output before batch norm, normalised in place (empty
+    /// without batch norm and for pooling).
+    xhat: Vec<Vec<f32>>,
+    /// Per stage: where each pooled value came from (empty for convolutions).
+    arg: Vec<Vec<u8>>,
+    /// The last stage's output flattened feature-major: the dense part's input.
+    flat: Vec<f32>,
+    /// Ping-pong buffers for the gradient w.r.t. the stages' activations.
+    delta: [Vec<f32>; 2],
+}
+
+/// The buffers of the dense part.
+#[derive(Clone, Debug)]
+struct DenseBuffers {
+    /// Post-ReLU output of each hidden layer.
+    act: Vec<Vec<f32>>,
+    /// Normalised pre-activation of each hidden layer with BN (empty otherwise).
+    xhat: Vec<Vec<f32>>,
+    logits: Vec<f32>,
+    /// Ping-pong buffers for the gradient w.r.t. hidden activations.
+    delta: [Vec<f32>; 2],
+}
+
+/// Per BN feature or channel: the batch mean (inference: the scale), the batch variance
+/// then 1/std (inference: the shift).
+#[derive(Clone, Debug)]
+struct BnBuffers {
+    mean: Vec<f32>,
+    inv_std: Vec<f32>,
 }
 
 /// Every buffer of a forward/backward pass for batches of up to `max_batch` samples.
 #[derive(Clone, Debug)]
 pub struct Workspace {
     max_batch: usize,
-    /// Thread use of the GEMMs (the element-wise passes run on the calling thread).
+    /// Thread use of the GEMMs and of the convolutional part's element-wise passes (the
+    /// dense part's element-wise passes run on the calling thread).
     pub parallelism: Parallelism,
-    /// Post-ReLU output of each hidden layer.
-    act: Vec<Vec<f32>>,
-    /// Normalised pre-activation of each hidden layer with BN (empty otherwise).
-    xhat: Vec<Vec<f32>>,
-    /// Per BN feature: batch mean (inference: scale); batch variance then 1/std (inference: shift).
-    mean: Vec<f32>,
-    inv_std: Vec<f32>,
-    logits: Vec<f32>,
-    /// Ping-pong buffers for the gradient w.r.t. hidden activations.
-    delta: [Vec<f32>; 2],
+    conv: ConvBuffers,
+    dense: DenseBuffers,
+    stats: BnBuffers,
 }
 
 impl Workspace {
     pub fn new(layout: &Layout, max_batch: usize, parallelism: Parallelism) -> Workspace {
         assert!(max_batch >= 1, "workspace batch size must be at least 1");
-        let spec = &layout.spec;
-        let act = spec.hidden.iter().map(|&h| vec![0.0; max_batch * h]).collect();
-        let xhat = spec.hidden.iter().map(|&h| vec![0.0; if spec.batch_norm { max_batch * h } else { 0 }]).collect();
+        let arch = &layout.arch;
+        let bn = arch.batch_norm;
+        let act = arch.hidden.iter().map(|&h| vec![0.0; max_batch * h]).collect();
+        let xhat = arch.hidden.iter().map(|&h| vec![0.0; if bn { max_batch * h } else { 0 }]).collect();
         let delta = [vec![0.0; max_batch * layout.max_hidden], vec![0.0; max_batch * layout.max_hidden]];
+        let mut conv = ConvBuffers::default();
+        if let Some((c, hw)) = layout.flat() {
+            if arch.input[0] > 1 {
+                conv.input = vec![0.0; max_batch * arch.input_len()];
+            }
+            let mut largest = c * hw;
+            for stage in &layout.stages {
+                let (oc, oh, ow) = stage.out_shape();
+                let out = max_batch * oc * oh * ow;
+                match stage {
+                    Stage::Conv { shape, .. } => {
+                        conv.ws.push(ConvWorkspace::new(*shape, max_batch));
+                        conv.xhat.push(vec![0.0; if bn { out } else { 0 }]);
+                        conv.arg.push(Vec::new());
+                        largest = largest.max(max_batch * shape.c_in * shape.hw());
+                    }
+                    Stage::Pool { c, h, w } => {
+                        conv.xhat.push(Vec::new());
+                        conv.arg.push(vec![0; out]);
+                        largest = largest.max(max_batch * c * h * w);
+                    }
+                }
+                conv.out.push(vec![0.0; out]);
+                largest = largest.max(out);
+            }
+            conv.flat = vec![0.0; max_batch * c * hw];
+            conv.delta = [vec![0.0; largest], vec![0.0; largest]];
+        }
         Workspace {
             max_batch,
             parallelism,
-            act,
-            xhat,
-            mean: vec![0.0; layout.bn_len],
-            inv_std: vec![0.0; layout.bn_len],
-            logits: vec![0.0; max_batch * spec.classes],
-            delta,
+            conv,
+            dense: DenseBuffers { act, xhat, logits: vec![0.0; max_batch * arch.classes], delta },
+            stats: BnBuffers { mean: vec![0.0; layout.bn_len], inv_std: vec![0.0; layout.bn_len] },
         }
     }
 
     pub fn max_batch(&self) -> usize {
         self.max_batch
+    }
+}
+
+/// The batch as the first convolution reads it (CNHW): as given for one channel, else
+/// transposed into `conv.input`.
+fn conv_input<'a>(layout: &Layout, x: &'a [f32], b: usize, input: &'a mut [f32], par: Parallelism) -> &'a [f32] {
+    let [c, h, w] = layout.arch.input;
+    if c == 1 {
+        return x;
+    }
+    let dst = &mut input[..b * c * h * w];
+    // Sample-major `b x (c*h*w)` to CNHW: the inverse of flattening sample-major.
+    let _ = par;
+    unflatten_sample_major(x, c, b, h * w, dst);
+    dst
+}
+
+/// The convolutional part's forward pass on a batch of `b`, in training mode (batch
+/// statistics, `bn`'s running statistics moved) or inference mode (`bn`'s running
+/// statistics); its output flattened into `conv.flat`.
+fn forward_conv(layout: &Layout, params: &[f32], mut bn: BnMode, x: &[f32], b: usize, work: &mut Workspace) {
+    let Some((fc, fhw)) = layout.flat() else { return };
+    let par = work.parallelism;
+    let Workspace { conv, stats, .. } = work;
+    let ConvBuffers { input, ws, out, xhat, arg, flat, .. } = conv;
+    let x0 = conv_input(layout, x, b, input, par);
+    for (i, stage) in layout.stages.iter().enumerate() {
+        let (done, rest) = out.split_at_mut(i);
+        let a: &[f32] = if i == 0 { x0 } else { &done[i - 1] };
+        let o = &mut rest[0];
+        match *stage {
+            Stage::Conv { layer, shape } => {
+                let info = &layout.layers[layer];
+                let (w, bias) = (&params[info.weight.clone()], &params[info.bias.clone()]);
+                let (a, n) = (&a[..shape.in_len(b)], shape.out_len(b));
+                match (&info.bn, &mut bn) {
+                    (None, _) => {
+                        conv_forward(&mut ws[layer], b, a, w, None, &mut o[..n], par);
+                        bn_channel::bias_relu(&mut o[..n], bias, par);
+                    }
+                    (Some(r), BnMode::Train(state)) => {
+                        let z = &mut xhat[i][..n];
+                        conv_forward(&mut ws[layer], b, a, w, None, z, par);
+                        let (rm, rv) = (&mut state.mean[r.stats.clone()], &mut state.var[r.stats.clone()]);
+                        let (mean, inv_std) = (&mut stats.mean[r.stats.clone()], &mut stats.inv_std[r.stats.clone()]);
+                        let (gamma, beta) = (&params[r.gamma.clone()], &params[r.beta.clone()]);
+                        let m = state.momentum;
+                        bn_channel::bn_forward_train(
+                            z,
+                            &mut o[..n],
+                            Some(bias),
+                            gamma,
+                            beta,
+                            rm,
+                            rv,
+                            m,
+                            mean,
+                            inv_std,
+                            par,
+                        );
+                    }
+                    (Some(r), BnMode::Infer(state)) => {
+                        conv_forward(&mut ws[layer], b, a, w, None, &mut o[..n], par);
+                        let (s, t) = (&mut stats.mean[r.stats.clone()], &mut stats.inv_std[r.stats.clone()]);
+                        let (rm, rv) = (&state.mean[r.stats.clone()], &state.var[r.stats.clone()]);
+                        let (gamma, beta) = (&params[r.gamma.clone()], &params[r.beta.clone()]);
+                        bn_channel::inference_scale_shift(gamma, beta, Some(bias), rm, rv, s, t);
+                        bn_channel::scale_shift_relu(&mut o[..n], s, t, par);
+                    }
+                }
+            }
+            Stage::Pool { c, h, w } => {
+                let n = c * b * h * w;
+                maxpool2_forward(&a[..n], c * b, h, w, &mut o[..n / 4], &mut arg[i][..n / 4], par);
+            }
+        }
+    }
+    let last = &out[layout.stages.len() - 1];
+    flatten_feature_major(&last[..fc * b * fhw], fc, b, fhw, &mut flat[..fc * b * fhw], par);
+}
+
+/// Batch norm in training mode (moving these running statistics) or inference mode.
+enum BnMode<'a> {
+    Train(&'a mut BnState),
+    Infer(&'a BnState),
+}
+
+/// The dense part's input: the batch itself (an MLP) or the convolutional part's
+/// flattened output.
+fn dense_input<'a>(layout: &Layout, x: &'a [f32], flat: &'a [f32], b: usize) -> Input<'a> {
+    match layout.flat() {
+        None => (x, Op::N),
+        Some((c, hw)) => (&flat[..c * hw * b], Op::T),
     }
 }
 
@@ -93,45 +255,51 @@ pub fn forward_backward(
     ws: &mut Workspace,
     grad: &mut [f32],
 ) -> (f64, usize) {
-    let spec = &layout.spec;
     let b = y.len();
     check_batch(layout, params, x, y, ws);
     assert_eq!(grad.len(), layout.len, "gradient vector length");
-    if spec.batch_norm {
+    if layout.arch.batch_norm {
         assert!(b >= 2, "batch norm in training mode needs at least 2 samples per batch");
         assert_eq!(bn.mean.len(), layout.bn_len, "BnState does not match the layout");
         assert_eq!(bn.var.len(), layout.bn_len, "BnState does not match the layout");
     }
     let par = ws.parallelism;
-    let last = layout.layers.len() - 1;
-    forward_train_hidden(layout, params, bn, x, b, ws);
+    forward_train(layout, params, bn, x, b, ws);
+    let dense = layout.dense();
+    let last = dense.len() - 1;
+    let Workspace { conv, dense: d, stats, .. } = ws;
+    let x_in = dense_input(layout, x, &conv.flat, b);
 
     // Output layer and loss; the logits buffer (always sample-major) becomes dL/dlogits.
-    let out = &layout.layers[last];
+    let out = &dense[last];
     let c = out.fan_out;
-    let (a_in, op_in) = layer_input(x, &ws.act, last, b, out.fan_in);
-    let logits = &mut ws.logits[..b * c];
+    let (a_in, op_in) = layer_input(x_in, &d.act, last, b, out.fan_in);
+    let logits = &mut d.logits[..b * c];
     product(Dims { m: b, n: c, k: out.fan_in }, (a_in, op_in), (&params[out.weight.clone()], Op::T), logits, par);
     bias_add(logits, &params[out.bias.clone()]);
     let (loss_sum, correct) = softmax_xent(logits, y, true);
 
-    // Backward: dL/dW = dz^T a_in, and dL/da_in = dz W into the previous layer's store.
-    let dz: &[f32] = &ws.logits[..b * c];
+    // Backward: dL/dW = dz^T a_in, and dL/da_in = dz W into the previous layer's store (the
+    // first dense layer's: feature-major, into the convolutional part's delta).
+    let conv_part = layout.flat().is_some();
+    let dz: &[f32] = &d.logits[..b * c];
     product(Dims { m: c, n: out.fan_in, k: b }, (dz, Op::T), (a_in, op_in), &mut grad[out.weight.clone()], par);
     col_sums(dz, &mut grad[out.bias.clone()]);
+    let w = &params[out.weight.clone()];
+    let dims = Dims { m: b, n: out.fan_in, k: c };
     if last > 0 {
-        let w = &params[out.weight.clone()];
-        let d = &mut ws.delta[0][..b * out.fan_in];
-        matmul_into(Store::of(last - 1), Dims { m: b, n: out.fan_in, k: c }, (dz, Op::N), (w, Op::N), d, par);
+        matmul_into(Store::of(last - 1), dims, (dz, Op::N), (w, Op::N), &mut d.delta[0][..b * out.fan_in], par);
+    } else if conv_part {
+        matmul_into(Store::FeatureMajor, dims, (dz, Op::N), (w, Op::N), &mut conv.delta[0][..b * out.fan_in], par);
     }
     let mut cur = 0;
     for l in (0..last).rev() {
-        let info = &layout.layers[l];
+        let info = &dense[l];
         let (n_in, n_out, st) = (info.fan_in, info.fan_out, Store::of(l));
-        let (d0, d1) = ws.delta.split_at_mut(1);
+        let (d0, d1) = d.delta.split_at_mut(1);
         let (dcur, dnext) = if cur == 0 { (&mut d0[0], &mut d1[0]) } else { (&mut d1[0], &mut d0[0]) };
         let dz = &mut dcur[..b * n_out];
-        let h = &ws.act[l][..b * n_out];
+        let h = &d.act[l][..b * n_out];
         match &info.bn {
             None => {
                 relu_backward(dz, h);
@@ -141,52 +309,106 @@ pub fn forward_backward(
                 // gamma's range directly precedes beta's.
                 debug_assert_eq!(r.gamma.end, r.beta.start);
                 let (dgamma, dbeta) = grad[r.gamma.start..r.beta.end].split_at_mut(n_out);
-                let xhat = &ws.xhat[l][..b * n_out];
-                let (inv_std, gamma) = (&ws.inv_std[r.stats.clone()], &params[r.gamma.clone()]);
+                let xhat = &d.xhat[l][..b * n_out];
+                let (inv_std, gamma) = (&stats.inv_std[r.stats.clone()], &params[r.gamma.clone()]);
                 bn_backward(dz, h, xhat, inv_std, gamma, dgamma, dbeta, st);
                 grad[info.bias.clone()].fill(0.0);
             }
         }
         let dz: &[f32] = dz;
-        let (a_in, op_in) = layer_input(x, &ws.act, l, b, n_in);
+        let (a_in, op_in) = layer_input(x_in, &d.act, l, b, n_in);
         product(Dims { m: n_out, n: n_in, k: b }, (dz, st.as_nb()), (a_in, op_in), &mut grad[info.weight.clone()], par);
+        let w = &params[info.weight.clone()];
+        let dims = Dims { m: b, n: n_in, k: n_out };
         if l > 0 {
-            let w = &params[info.weight.clone()];
-            matmul_into(
-                Store::of(l - 1),
-                Dims { m: b, n: n_in, k: n_out },
-                (dz, st.as_bn()),
-                (w, Op::N),
-                &mut dnext[..b * n_in],
-                par,
-            );
+            matmul_into(Store::of(l - 1), dims, (dz, st.as_bn()), (w, Op::N), &mut dnext[..b * n_in], par);
             cur ^= 1;
+        } else if conv_part {
+            matmul_into(Store::FeatureMajor, dims, (dz, st.as_bn()), (w, Op::N), &mut conv.delta[0][..b * n_in], par);
         }
+    }
+    if conv_part {
+        backward_conv(layout, params, x, b, ws, grad);
     }
     (loss_sum / b as f64, correct)
 }
 
-/// The hidden layers' forward pass in training mode on a batch of `b` samples: fills the
-/// workspace's activations (and BN's normalised inputs and batch statistics) and moves
-/// `bn`'s running statistics towards the batch's.
-fn forward_train_hidden(layout: &Layout, params: &[f32], bn: &mut BnState, x: &[f32], b: usize, ws: &mut Workspace) {
+/// The convolutional part's backward pass: `conv.delta[0]` holds dL/d(flattened output),
+/// feature-major; writes every convolution's gradients.
+fn backward_conv(layout: &Layout, params: &[f32], x: &[f32], b: usize, work: &mut Workspace, grad: &mut [f32]) {
+    let Some((fc, fhw)) = layout.flat() else { return };
+    let par = work.parallelism;
+    let Workspace { conv, stats, .. } = work;
+    let ConvBuffers { input, ws, out, xhat, arg, delta, .. } = conv;
+    let [d0, d1] = delta;
+    let n = fc * b * fhw;
+    unflatten_feature_major(&d0[..n], fc, b, fhw, &mut d1[..n], par);
+    let x0: &[f32] = if layout.arch.input[0] == 1 { x } else { input };
+    let mut cur = 1;
+    for (i, stage) in layout.stages.iter().enumerate().rev() {
+        let (dcur, dnext) = if cur == 0 { (&mut *d0, &mut *d1) } else { (&mut *d1, &mut *d0) };
+        let a_in: &[f32] = if i == 0 { x0 } else { &out[i - 1] };
+        match *stage {
+            Stage::Pool { c, h, w } => {
+                let n = c * b * h * w;
+                maxpool2_backward(&dcur[..n / 4], &arg[i][..n / 4], c * b, h, w, &mut dnext[..n], par);
+            }
+            Stage::Conv { layer, shape } => {
+                let info = &layout.layers[layer];
+                let n = shape.out_len(b);
+                let dz = &mut dcur[..n];
+                let h = &out[i][..n];
+                let db = match &info.bn {
+                    None => {
+                        bn_channel::relu_backward(dz, h, par);
+                        true
+                    }
+                    Some(r) => {
+                        let (dgamma, dbeta) = grad[r.gamma.start..r.beta.end].split_at_mut(shape.c_out);
+                        let (inv_std, gamma) = (&stats.inv_std[r.stats.clone()], &params[r.gamma.clone()]);
+                        bn_channel::bn_backward(dz, h, &xhat[i][..n], inv_std, gamma, dgamma, dbeta, par);
+                        // The bias before batch norm cancels in training mode.
+                        grad[info.bias.clone()].fill(0.0);
+                        false
+                    }
+                };
+                // gamma and beta follow the bias, which follows the weights.
+                let (gw, gb) = grad[info.weight.start..info.bias.end].split_at_mut(info.weight.len());
+                let dx = (i > 0).then(|| &mut dnext[..shape.in_len(b)]);
+                let w = &params[info.weight.clone()];
+                conv_backward(&mut ws[layer], b, &a_in[..shape.in_len(b)], w, dz, gw, db.then_some(gb), dx, par);
+            }
+        }
+        cur ^= 1;
+    }
+}
+
+/// The forward pass in training mode on a batch of `b` samples up to the logits: the
+/// convolutional part, then the hidden dense layers; fills the workspace's activations (and
+/// BN's normalised inputs and batch statistics) and moves `bn`'s running statistics
+/// towards the batch's.
+fn forward_train(layout: &Layout, params: &[f32], bn: &mut BnState, x: &[f32], b: usize, ws: &mut Workspace) {
     let par = ws.parallelism;
-    let last = layout.layers.len() - 1;
-    for (l, info) in layout.layers[..last].iter().enumerate() {
+    forward_conv(layout, params, BnMode::Train(bn), x, b, ws);
+    let Workspace { conv, dense: d, stats, .. } = ws;
+    let x_in = dense_input(layout, x, &conv.flat, b);
+    let dense = layout.dense();
+    let last = dense.len() - 1;
+    for (l, info) in dense[..last].iter().enumerate() {
         let (n_in, n_out, st) = (info.fan_in, info.fan_out, Store::of(l));
         let w = &params[info.weight.clone()];
         let bias = &params[info.bias.clone()];
-        let ((a_in, op_in), h) = hidden_io(x, &mut ws.act, l, b, n_in, n_out);
+        let ((a_in, op_in), h) = hidden_io(x_in, &mut d.act, l, (b, n_in, n_out));
         match &info.bn {
             None => {
                 matmul_into(st, Dims { m: b, n: n_out, k: n_in }, (a_in, op_in), (w, Op::T), h, par);
                 bias_relu(h, bias, st);
             }
             Some(r) => {
-                let z = &mut ws.xhat[l][..b * n_out];
+                let z = &mut d.xhat[l][..b * n_out];
                 matmul_into(st, Dims { m: b, n: n_out, k: n_in }, (a_in, op_in), (w, Op::T), z, par);
-                let mean = &mut ws.mean[r.stats.clone()];
-                let var = &mut ws.inv_std[r.stats.clone()];
+                let mean = &mut stats.mean[r.stats.clone()];
+                let var = &mut stats.inv_std[r.stats.clone()];
                 batch_moments(z, mean, var, st);
                 // Running statistics of the BN input z + b (the bias is not in the GEMM output).
                 let m = bn.momentum;
@@ -219,16 +441,16 @@ pub fn recalibrate_bn(
     ws: &mut Workspace,
 ) -> BnState {
     let mut bn = BnState::new(layout);
-    if !layout.spec.batch_norm {
+    if !layout.arch.batch_norm {
         return bn;
     }
-    let d = layout.spec.input;
+    let d = layout.arch.input_len();
     assert!(batch >= 2, "batch norm in training mode needs at least 2 samples per batch");
     assert!(x.len() >= batches * batch * d, "recalibration needs {batches} batches of {batch} samples");
     for (k, xb) in x.chunks_exact(batch * d).take(batches).enumerate() {
         // running = (1 - 1/(k+1)) running + batch/(k+1): the mean of batches 0..=k.
         bn.momentum = 1.0 / (k + 1) as f32;
-        forward_train_hidden(layout, params, &mut bn, xb, batch, ws);
+        forward_train(layout, params, &mut bn, xb, batch, ws);
     }
     bn.momentum = BN_MOMENTUM;
     bn
@@ -239,7 +461,7 @@ pub fn recalibrate_bn(
 /// workspace's batch size. NaN for an empty set.
 pub fn evaluate(layout: &Layout, params: &[f32], bn: &BnState, x: &[f32], y: &[u8], ws: &mut Workspace) -> (f64, f64) {
     let n = y.len();
-    let d = layout.spec.input;
+    let d = layout.arch.input_len();
     assert_eq!(x.len(), n * d, "x must be {n} x {d}");
     assert_eq!(bn.mean.len(), layout.bn_len, "BnState does not match the layout");
     if n == 0 {
@@ -269,19 +491,23 @@ fn forward_infer(
     let b = y.len();
     check_batch(layout, params, x, y, ws);
     let par = ws.parallelism;
-    let last = layout.layers.len() - 1;
-    for (l, info) in layout.layers[..last].iter().enumerate() {
+    forward_conv(layout, params, BnMode::Infer(bn), x, b, ws);
+    let Workspace { conv, dense: d, stats, .. } = ws;
+    let x_in = dense_input(layout, x, &conv.flat, b);
+    let dense = layout.dense();
+    let last = dense.len() - 1;
+    for (l, info) in dense[..last].iter().enumerate() {
         let (n_in, n_out, st) = (info.fan_in, info.fan_out, Store::of(l));
         let w = &params[info.weight.clone()];
         let bias = &params[info.bias.clone()];
-        let ((a_in, op_in), h) = hidden_io(x, &mut ws.act, l, b, n_in, n_out);
+        let ((a_in, op_in), h) = hidden_io(x_in, &mut d.act, l, (b, n_in, n_out));
         matmul_into(st, Dims { m: b, n: n_out, k: n_in }, (a_in, op_in), (w, Op::T), h, par);
         match &info.bn {
             None => bias_relu(h, bias, st),
             Some(r) => {
                 // relu(gamma (z + b - mean) / sqrt(var + eps) + beta) = relu(s z + t).
-                let s = &mut ws.mean[r.stats.clone()];
-                let t = &mut ws.inv_std[r.stats.clone()];
+                let s = &mut stats.mean[r.stats.clone()];
+                let t = &mut stats.inv_std[r.stats.clone()];
                 let (gamma, beta) = (&params[r.gamma.clone()], &params[r.beta.clone()]);
                 let (rm, rv) = (&bn.mean[r.stats.clone()], &bn.var[r.stats.clone()]);
                 for j in 0..n_out {
@@ -292,10 +518,10 @@ fn forward_infer(
             }
         }
     }
-    let out = &layout.layers[last];
+    let out = &dense[last];
     let c = out.fan_out;
-    let (a_in, op_in) = layer_input(x, &ws.act, last, b, out.fan_in);
-    let logits = &mut ws.logits[..b * c];
+    let (a_in, op_in) = layer_input(x_in, &d.act, last, b, out.fan_in);
+    let logits = &mut d.logits[..b * c];
     product(Dims { m: b, n: c, k: out.fan_in }, (a_in, op_in), (&params[out.weight.clone()], Op::T), logits, par);
     bias_add(logits, &params[out.bias.clone()]);
     softmax_xent(logits, y, false)
@@ -303,25 +529,26 @@ fn forward_infer(
 
 fn check_batch(layout: &Layout, params: &[f32], x: &[f32], y: &[u8], ws: &Workspace) {
     let b = y.len();
-    let spec = &layout.spec;
+    let arch = &layout.arch;
     assert!(b >= 1, "empty batch");
     assert!(b <= ws.max_batch, "batch of {b} exceeds the workspace's {}", ws.max_batch);
-    assert_eq!(x.len(), b * spec.input, "x must be {b} x {}", spec.input);
+    assert_eq!(x.len(), b * arch.input_len(), "x must be {b} x {}", arch.input_len());
     assert_eq!(params.len(), layout.len, "parameter vector length");
-    assert_eq!(ws.logits.len(), ws.max_batch * spec.classes, "workspace built for another layout");
-    assert_eq!(ws.act.len(), spec.hidden.len(), "workspace built for another layout");
+    assert_eq!(ws.dense.logits.len(), ws.max_batch * arch.classes, "workspace built for another layout");
+    assert_eq!(ws.dense.act.len(), arch.hidden.len(), "workspace built for another layout");
+    assert_eq!(ws.conv.out.len(), layout.stages.len(), "workspace built for another layout");
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::nets::layout::{quantizable_ranges, MlpSpec};
+    use crate::nets::layout::{Arch, Stage};
     use crate::real::Real;
     use crate::rng::seeded;
     use rand::Rng;
 
     fn tiny(batch_norm: bool) -> Layout {
-        Layout::new(MlpSpec { input: 5, hidden: vec![4, 3], classes: 3, batch_norm }).unwrap()
+        Layout::new(Arch::mlp(5, vec![4, 3], 3, batch_norm)).unwrap()
     }
 
     /// A reproducible batch: features ~ U(-1, 1), labels uniform.
@@ -358,12 +585,20 @@ mod tests {
     /// cross-entropy and the per-BN-feature batch mean (of z + b) and biased variance.
     fn reference_loss(layout: &Layout, p: &[f64], x: &[f32], y: &[u8]) -> (f64, Vec<f64>, Vec<f64>) {
         let b = y.len();
-        let mut a: Vec<Vec<f64>> = (0..b)
-            .map(|r| x[r * layout.spec().input..][..layout.spec().input].iter().map(|&v| v as f64).collect())
+        let a: Vec<Vec<f64>> = (0..b)
+            .map(|r| {
+                x[r * layout.arch().input_len()..][..layout.arch().input_len()].iter().map(|&v| v as f64).collect()
+            })
             .collect();
+        dense_reference(layout, p, a, y)
+    }
+
+    /// The dense part of the f64 reference on per-sample input vectors `a`.
+    fn dense_reference(layout: &Layout, p: &[f64], mut a: Vec<Vec<f64>>, y: &[u8]) -> (f64, Vec<f64>, Vec<f64>) {
+        let b = y.len();
         let (mut means, mut vars) = (vec![], vec![]);
-        let last = layout.layers().len() - 1;
-        for (l, info) in layout.layers().iter().enumerate() {
+        let last = layout.dense().len() - 1;
+        for (l, info) in layout.dense().iter().enumerate() {
             let mut z: Vec<Vec<f64>> = a
                 .iter()
                 .map(|ar| {
@@ -402,6 +637,146 @@ mod tests {
         unreachable!()
     }
 
+    /// The f64 reference of a CNN on the batch `x` (sample-major images `C x H x W`): the
+    /// convolutional part with plain loops (direct convolution, per-channel batch norm in
+    /// training mode, ReLU, 2 x 2 max-pooling), flattened in PyTorch's order, then the dense
+    /// reference. Also returns the smallest |pre-ReLU value| and the smallest gap between a
+    /// pooling window's maximum and its runner-up: both must be far from 0 for finite
+    /// differences to see a smooth function.
+    fn cnn_reference(layout: &Layout, p: &[f64], x: &[f32], y: &[u8]) -> (f64, f64, f64) {
+        use crate::nets::ops::testutil::naive_conv;
+        let b = y.len();
+        let [c0, h0, w0] = layout.arch().input;
+        // CNHW f64.
+        let mut a = vec![0.0; x.len()];
+        for s in 0..b {
+            for c in 0..c0 {
+                for q in 0..h0 * w0 {
+                    a[(c * b + s) * h0 * w0 + q] = x[(s * c0 + c) * h0 * w0 + q] as f64;
+                }
+            }
+        }
+        let (mut kink, mut gap) = (f64::INFINITY, f64::INFINITY);
+        for stage in layout.stages() {
+            match *stage {
+                Stage::Conv { layer, shape } => {
+                    let info = &layout.layers()[layer];
+                    let (mut z, _) = naive_conv(&shape, b, &a, &p[info.weight.clone()], Some(&p[info.bias.clone()]));
+                    let n = b * shape.hw();
+                    for (c, run) in z.chunks_exact_mut(n).enumerate() {
+                        if let Some(r) = &info.bn {
+                            let m = run.iter().sum::<f64>() / n as f64;
+                            let v = run.iter().map(|t| (t - m).powi(2)).sum::<f64>() / n as f64;
+                            for t in run.iter_mut() {
+                                *t = p[r.gamma.start + c] * (*t - m) / (v + BN_EPS as f64).sqrt() + p[r.beta.start + c];
+                            }
+                        }
+                        for t in run.iter_mut() {
+                            kink = kink.min(t.abs());
+                            *t = t.max(0.0);
+                        }
+                    }
+                    a = z;
+                }
+                Stage::Pool { c, h, w } => {
+                    let mut o = vec![0.0; a.len() / 4];
+                    for pl in 0..c * b {
+                        for i in 0..h / 2 {
+                            for j in 0..w / 2 {
+                                let mut v: Vec<f64> =
+                                    (0..4).map(|q| a[(pl * h + 2 * i + q / 2) * w + 2 * j + q % 2]).collect();
+                                v.sort_by(|p, q| q.total_cmp(p));
+                                if v[0] > 0.0 {
+                                    gap = gap.min(v[0] - v[1]);
+                                }
+                                o[(pl * (h / 2) + i) * (w / 2) + j] = v[0];
+                            }
+                        }
+                    }
+                    a = o;
+                }
+            }
+        }
+        let (c, hw) = layout.flat().unwrap();
+        let feats: Vec<Vec<f64>> =
+            (0..b).map(|s| (0..c * hw).map(|f| a[((f / hw) * b + s) * hw + f % hw]).collect()).collect();
+        (dense_reference(layout, p, feats, y).0, kink, gap)
+    }
+
+    /// A whole small CNN through the real passes (conv with padding at the borders -> BN ->
+    /// ReLU -> pool -> conv -> BN -> ReLU -> pool -> flatten -> fc -> BN -> ReLU -> fc ->
+    /// softmax), with and without batch norm, 1 and 2 input channels: every parameter's
+    /// gradient against central differences of the f64 reference, as strict as the MLP's.
+    #[test]
+    fn cnn_gradient_matches_finite_differences() {
+        use crate::nets::ConvStage::{Conv, Pool};
+        for (batch_norm, c_in, seed) in [(true, 1, 5), (false, 2, 7), (true, 2, 9)] {
+            let arch = Arch {
+                input: [c_in, 8, 4],
+                convs: vec![Conv { c_out: 3, k: 3 }, Pool, Conv { c_out: 4, k: 5 }, Pool],
+                hidden: vec![5],
+                classes: 3,
+                batch_norm,
+            };
+            let layout = Layout::new(arch).unwrap();
+            let batch = 3;
+            let (x, y) = data(seed, batch, layout.arch().input_len(), 3);
+            let p = perturbed_params(&layout, seed);
+            let mut ws = Workspace::new(&layout, batch, Parallelism::None);
+            let mut bn = BnState::new(&layout);
+            let mut g = vec![f32::NAN; layout.len()];
+            let (loss, _) = forward_backward(&layout, &p, &mut bn, &x, &y, &mut ws, &mut g);
+            let mut p64: Vec<f64> = p.iter().map(|&v| v as f64).collect();
+            let (ref_loss, kink, gap) = cnn_reference(&layout, &p64, &x, &y);
+            assert!((loss - ref_loss).abs() < 1e-5, "f32 loss {loss} vs f64 reference {ref_loss}");
+            assert!(kink > 1e-3 && gap > 1e-3, "data too close to a kink ({kink}) or a tie ({gap})");
+            let (mut worst, mut largest) = (0.0f64, 0.0f64);
+            for (i, &gi) in g.iter().enumerate() {
+                let fd = crate::nets::ops::testutil::central(&mut p64, i, &mut |q| cnn_reference(&layout, q, &x, &y).0);
+                let err = (gi as f64 - fd).abs();
+                assert!(err <= 2e-6 + 1e-4 * fd.abs(), "parameter {i}: analytic {gi} vs fd {fd}");
+                worst = worst.max(err);
+                largest = largest.max(fd.abs());
+            }
+            eprintln!("CNN gradient check (bn {batch_norm}, {c_in} channels): worst |g - fd| {worst:.1e}, largest |fd| {largest:.2}");
+            assert!(largest > 0.05, "largest gradient {largest}");
+        }
+    }
+
+    /// A threaded CNN step gives the serial step's bits (loss, gradient, BN statistics), and
+    /// inference agrees with itself across chunk sizes.
+    #[test]
+    fn cnn_threaded_step_is_bitwise_the_serial_one() {
+        use crate::nets::ConvStage::{Conv, Pool};
+        let arch = Arch {
+            input: [3, 16, 16],
+            convs: vec![Conv { c_out: 8, k: 3 }, Conv { c_out: 8, k: 3 }, Pool, Conv { c_out: 16, k: 5 }, Pool],
+            hidden: vec![32],
+            classes: 10,
+            batch_norm: true,
+        };
+        let layout = Layout::new(arch).unwrap();
+        let (x, y) = data(4, 24, layout.arch().input_len(), 10);
+        let run = |par: Parallelism| {
+            let p = layout.init(12);
+            let mut g = vec![0.0; layout.len()];
+            let mut ws = Workspace::new(&layout, 24, par);
+            let mut bn = BnState::new(&layout);
+            let (loss, correct) = forward_backward(&layout, &p, &mut bn, &x, &y, &mut ws, &mut g);
+            let eval = evaluate(&layout, &p, &bn, &x, &y, &mut ws);
+            (loss.to_bits(), correct, g.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), bn, eval.0.to_bits())
+        };
+        let a = run(Parallelism::None);
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+        let b = pool.install(|| run(Parallelism::Rayon(0)));
+        assert_eq!(a.0, b.0);
+        assert_eq!(a.1, b.1);
+        assert!(a.2 == b.2, "gradients differ");
+        assert_eq!(a.3, b.3);
+        assert_eq!(a.4, b.4);
+        assert!(a.2.iter().any(|&v| v != 0), "a gradient at all");
+    }
+
     /// Central finite differences of the f64 reference loss (h = 1e-6: truncation ~1e-12,
     /// rounding ~1e-16 / 1e-6 = 1e-10) against the f32 analytic gradient, for every parameter
     /// of every layer: weights, biases, gamma and beta.
@@ -415,7 +790,7 @@ mod tests {
     /// layers covers both transitions, a batch of 11 the feature-major sums' partial-sum
     /// loop and its remainder.
     fn gradient_check(batch_norm: bool, hidden: &[usize], batch: usize) {
-        let layout = Layout::new(MlpSpec { input: 5, hidden: hidden.to_vec(), classes: 3, batch_norm }).unwrap();
+        let layout = Layout::new(Arch::mlp(5, hidden.to_vec(), 3, batch_norm)).unwrap();
         let (x, y) = data(11, batch, 5, 3);
         let p = perturbed_params(&layout, 3);
         let mut ws = Workspace::new(&layout, batch, Parallelism::None);
@@ -518,7 +893,7 @@ mod tests {
     }
 
     fn sgd_overfits(batch_norm: bool) {
-        let layout = Layout::new(MlpSpec { input: 8, hidden: vec![16], classes: 3, batch_norm }).unwrap();
+        let layout = Layout::new(Arch::mlp(8, vec![16], 3, batch_norm)).unwrap();
         let (x, y) = data(21, 24, 8, 3);
         let mut p = layout.init(4);
         let mut g = vec![0.0; layout.len()];
@@ -545,7 +920,7 @@ mod tests {
 
     #[test]
     fn same_seed_same_bits() {
-        let layout = Layout::new(MlpSpec { input: 30, hidden: vec![40, 20], classes: 10, batch_norm: true }).unwrap();
+        let layout = Layout::new(Arch::mlp(30, vec![40, 20], 10, true)).unwrap();
         let (x, y) = data(8, 16, 30, 10);
         let run = |par: Parallelism| {
             let p = layout.init(77);
@@ -620,33 +995,5 @@ mod tests {
         }
         let (eval_loss, _) = evaluate(&layout, &p, &bn, &x, &y, &mut ws);
         assert!((eval_loss - loss).abs() < 1e-5, "inference {eval_loss} vs training {loss}");
-    }
-
-    #[test]
-    fn layout_ranges_tile_the_vector() {
-        let layout =
-            Layout::new(MlpSpec { input: 784, hidden: vec![1024, 1024], classes: 10, batch_norm: true }).unwrap();
-        let mut next = 0;
-        for l in layout.layers() {
-            assert_eq!(l.weight.start, next);
-            assert_eq!(l.weight.len(), l.fan_in * l.fan_out);
-            assert_eq!(l.bias.start, l.weight.end);
-            next = l.bias.end;
-            if let Some(r) = &l.bn {
-                assert_eq!((r.gamma.start, r.beta.start, r.beta.end), (next, next + l.fan_out, next + 2 * l.fan_out));
-                next = r.beta.end;
-            }
-        }
-        assert_eq!(next, layout.len());
-        assert_eq!(layout.len(), 784 * 1024 + 1024 * 1024 + 1024 * 10 + 1024 * 6 + 10);
-        assert!(layout.layers().last().unwrap().bn.is_none());
-        let q = quantizable_ranges(&layout);
-        assert_eq!(q.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(), ["fc1", "fc2", "fc3"]);
-        assert_eq!(q[1].1, layout.layers()[1].weight);
-        assert!(Layout::new(MlpSpec { input: 4, hidden: vec![0], classes: 3, batch_norm: false }).is_err());
-        assert!(Layout::new(MlpSpec { input: 4, hidden: vec![], classes: 1, batch_norm: false }).is_err());
-        // No hidden layer: softmax regression, still a valid net.
-        let lin = Layout::new(MlpSpec { input: 4, hidden: vec![], classes: 3, batch_norm: true }).unwrap();
-        assert_eq!((lin.len(), lin.bn_features()), (15, 0));
     }
 }

@@ -13,7 +13,7 @@ use rand::Rng;
 use serde::Serialize;
 
 use super::update::{Segment, UpdatePlan};
-use super::{evaluate, forward_backward, recalibrate_bn, BnState, Layout, MlpSpec, Parallelism, Workspace};
+use super::{evaluate, forward_backward, recalibrate_bn, BnState, Layout, Parallelism, Workspace};
 use crate::config::{NetSpec, RunSpec};
 use crate::data::dataset::{self, ImageSet, Split};
 use crate::method::{Bounds, Method};
@@ -105,13 +105,8 @@ pub fn train(
     abandon: &AtomicBool,
 ) -> std::io::Result<Result<Option<String>, Abandoned>> {
     let (m, features) = (data.train.n, data.train.features);
-    let layout = Layout::new(MlpSpec {
-        input: features,
-        hidden: vec![n.width; n.depth],
-        classes: n.dataset.num_classes(),
-        batch_norm: n.batch_norm,
-    })
-    .expect("validated sizes");
+    let layout = Layout::new(n.arch()).expect("validated when the config was resolved");
+    assert_eq!(layout.arch().input_len(), features, "the data set's images and the network's input differ");
     let method = spec.method;
     let b = spec.batch.min(m);
     let steps_per_epoch = (m / b).max(1) as u64;
