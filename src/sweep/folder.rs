@@ -123,14 +123,15 @@ impl Claims {
         let thread = std::thread::spawn(move || {
             let (lock, cv) = &*h;
             let mut g = lock.lock().unwrap_or_else(|e| e.into_inner());
-            loop {
-                g = cv.wait_timeout(g, HEARTBEAT).unwrap_or_else(|e| e.into_inner()).0;
-                let Some(paths) = g.as_ref() else { return };
+            // The state is checked before every wait, so a stop that comes before the first
+            // wait is not missed.
+            while let Some(paths) = g.as_ref() {
                 for p in paths {
                     if let Ok(f) = std::fs::OpenOptions::new().append(true).open(p) {
                         let _ = f.set_modified(SystemTime::now());
                     }
                 }
+                g = cv.wait_timeout(g, HEARTBEAT).unwrap_or_else(|e| e.into_inner()).0;
             }
         });
         Claims { held, thread: Some(thread) }
