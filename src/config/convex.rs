@@ -76,6 +76,11 @@ pub fn resolve(p: &Point, kind: ProblemKind, batch: usize) -> ConvexSpec {
         Some(InitName::Zero) | None => Init::Zero,
     };
     let target = if loss == Loss::Logistic { Target::Classification } else { Target::Regression };
+    let scale = match p.get("problem.feature_scale") {
+        None => 1.0,
+        Some(Val::Str(_)) => 1.0 / (dim as f64).sqrt(),
+        Some(v) => as_f64(&v),
+    };
     let lr = match p.required("optim.lr", "") {
         Some(Val::Str(_)) => ConvexLr::InvMu,
         v => ConvexLr::Value(v.map_or(f64::NAN, |v| as_f64(&v))),
@@ -84,5 +89,13 @@ pub fn resolve(p: &Point, kind: ProblemKind, batch: usize) -> ConvexSpec {
         p.err(format!("optim.batch = {batch}: larger than problem.samples = {samples}"));
     }
     let sampling = p.choice::<Sampling>("optim.sampling").unwrap_or(Sampling::Replacement);
-    ConvexSpec { loss, data: SyntheticSpec { dim, samples, noise, cond, target }, lambda, radius, init, lr, sampling }
+    ConvexSpec {
+        loss,
+        data: SyntheticSpec { dim, samples, noise, cond, target, scale },
+        lambda,
+        radius,
+        init,
+        lr,
+        sampling,
+    }
 }

@@ -248,11 +248,11 @@ fn check_one(spec: &KeySpec, v: &toml::Value) -> Result<Val, String> {
         }
         (Ty::Bool, toml::Value::Boolean(b)) => Ok(Val::Bool(*b)),
         (Ty::Bool, v) => Err(format!(": expected true or false{list}, found {}", describe(v))),
-        (Ty::Lr, toml::Value::String(s)) if s == "1/mu" => Ok(Val::Str(s.clone())),
-        (Ty::Lr, toml::Value::Integer(_) | toml::Value::Float(_)) => {
+        (Ty::NumberOr(word), toml::Value::String(s)) if s == word => Ok(Val::Str(s.clone())),
+        (Ty::NumberOr(_), toml::Value::Integer(_) | toml::Value::Float(_)) => {
             check_one(&KeySpec { ty: Ty::Float { min: 0.0, min_open: true, max: f64::INFINITY }, ..*spec }, v)
         }
-        (Ty::Lr, v) => Err(format!(": expected a number > 0 or \"1/mu\"{list}, found {}", describe(v))),
+        (Ty::NumberOr(word), v) => Err(format!(": expected a number > 0 or \"{word}\"{list}, found {}", describe(v))),
         (Ty::Text, toml::Value::String(s)) if !s.is_empty() => Ok(Val::Str(s.clone())),
         (Ty::Text, v) => Err(format!(": expected a non-empty string, found {}", describe(v))),
     }

@@ -16,9 +16,10 @@ pub enum Ty {
     Choice(&'static [&'static str]),
     Bool,
     Text,
-    /// A step size: a number > 0, or "1/mu" (the strong-convexity constant of the problem
-    /// instance, for the theory's schedule 1/(mu (t+1))).
-    Lr,
+    /// A number > 0, or one word standing for a value that depends on the run (the step
+    /// size "1/mu": the strong-convexity constant of the problem instance, for the theory's
+    /// schedule 1/(mu (t+1)); the feature scale "1/sqrt(d)").
+    NumberOr(&'static str),
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -105,6 +106,8 @@ pub const KEYS: &[KeySpec] = &[
          "L2 regularisation; default 0 for least_squares, 0.001 for logistic (must be > 0 there)"),
     key!("problem.radius", "radius", Ty::Float { min: POS, min_open: true, max: INF }, Default::Computed, true, "always (optional for convex problems)",
          "box [-radius, radius]^d; iterates are projected onto it (convex: unset means no box; toy: default 5, the grid's range)"),
+    key!("problem.feature_scale", "feature_scale", Ty::NumberOr("1/sqrt(d)"), Default::None, true, "convex problems (optional)",
+         "multiply every feature by this (unset: 1); \"1/sqrt(d)\" keeps E||x||^2, and so the gradient's size, the same whatever problem.dim; large values give large margins (logistic: a more curved loss)"),
     key!("problem.init", "init", Ty::Choice(InitName::NAMES), Default::Str("zero"), true, "convex problems",
          "initial weights: zero | normal (N(0, init_std^2)); toys start at 0"),
     key!("problem.init_std", "init_std", Ty::Float { min: POS, min_open: true, max: INF }, Default::Float(1.0), true, "problem.init = \"normal\"",
@@ -131,7 +134,7 @@ pub const KEYS: &[KeySpec] = &[
          "clip BC's latent weights to the grid's range (needs a bounded grid)"),
     key!("optim.kind", "optim", Ty::Choice(OptimName::NAMES), Default::Str("sgd"), true, "always",
          "sgd | momentum | adam"),
-    key!("optim.lr", "lr", Ty::Lr, Default::None, true, "always",
+    key!("optim.lr", "lr", Ty::NumberOr("1/mu"), Default::None, true, "always",
          "initial step size alpha_0: a number > 0, or \"1/mu\" (with schedule inv_t and tau = 1: the theory's 1/(mu (t+1)))"),
     key!("optim.schedule", "schedule", Ty::Choice(ScheduleName::NAMES), Default::Str("const"), true, "always",
          "const | inv_t: a0/(1+t/tau) | inv_sqrt_t: a0/sqrt(1+t/tau) | step: a0*gamma^floor(t/every) | exp: a0*gamma^(t/every)"),
@@ -213,7 +216,7 @@ pub fn markdown_table() -> String {
             Ty::Choice(c) => c.join(" | "),
             Ty::Bool => "bool".into(),
             Ty::Text => "string".into(),
-            Ty::Lr => "float > 0 or \"1/mu\"".into(),
+            Ty::NumberOr(word) => format!("float > 0 or \"{word}\""),
         };
         let default = match k.default {
             Default::None if k.applies.contains("optional") => "(unset)".into(),

@@ -34,7 +34,8 @@ mod tests {
 
     #[test]
     fn minimiser_has_zero_gradient_and_gap_is_consistent() {
-        let spec = SyntheticSpec { dim: 8, samples: 50, noise: 0.3, cond: 10.0, target: Target::Regression };
+        let spec =
+            SyntheticSpec { dim: 8, samples: 50, noise: 0.3, cond: 10.0, target: Target::Regression, scale: 1.0 };
         let ds = generate(&spec, 1);
         let p = build(ds.x, ds.y, 0.01).unwrap();
         let mut g = vec![0.0; 8];
@@ -48,7 +49,7 @@ mod tests {
 
     #[test]
     fn singular_problem_is_an_error() {
-        let spec = SyntheticSpec { dim: 10, samples: 5, noise: 0.0, cond: 1.0, target: Target::Regression };
+        let spec = SyntheticSpec { dim: 10, samples: 5, noise: 0.0, cond: 1.0, target: Target::Regression, scale: 1.0 };
         let ds = generate(&spec, 1);
         assert!(build(ds.x, ds.y, 0.0).is_err());
     }

@@ -91,7 +91,8 @@ mod tests {
 
     #[test]
     fn newton_reaches_gradient_norm_below_1e_12() {
-        let spec = SyntheticSpec { dim: 20, samples: 400, noise: 0.1, cond: 10.0, target: Target::Classification };
+        let spec =
+            SyntheticSpec { dim: 20, samples: 400, noise: 0.1, cond: 10.0, target: Target::Classification, scale: 1.0 };
         let ds = generate(&spec, 3);
         let p = build(ds.x, ds.y, 1e-3).unwrap();
         let mut g = vec![0.0; 20];
@@ -107,7 +108,8 @@ mod tests {
 
     #[test]
     fn zero_lambda_is_rejected() {
-        let spec = SyntheticSpec { dim: 2, samples: 10, noise: 0.0, cond: 1.0, target: Target::Classification };
+        let spec =
+            SyntheticSpec { dim: 2, samples: 10, noise: 0.0, cond: 1.0, target: Target::Classification, scale: 1.0 };
         let ds = generate(&spec, 3);
         assert!(build(ds.x, ds.y, 0.0).is_err());
     }

@@ -1,6 +1,6 @@
 //! Synthetic design matrices and teachers.
 //!
-//! Features: `x_ij = z_ij * s_j` with `z ~ N(0, 1)` and column scales
+//! Features: `x_ij = z_ij * s_j * scale` with `z ~ N(0, 1)` and column scales
 //! `s_j = cond^(-j / (2 (d - 1)))`, so E[X^T X / m] has eigenvalues from 1 down to
 //! 1/cond. Teacher `w_true ~ N(0, I)`.
 //! - regression: `y = X w_true + noise * N(0, 1)`
@@ -26,6 +26,8 @@ pub struct SyntheticSpec {
     pub noise: f64,
     pub cond: f64,
     pub target: Target,
+    /// Every feature multiplied by this (1: as described above).
+    pub scale: f64,
 }
 
 pub struct Dataset {
@@ -37,8 +39,9 @@ pub struct Dataset {
 pub fn generate(spec: &SyntheticSpec, seed: u64) -> Dataset {
     let (m, d) = (spec.samples, spec.dim);
     let mut rng = seeded(seed);
-    let scales: Vec<f64> =
-        (0..d).map(|j| if d > 1 { spec.cond.powf(-(j as f64) / (2.0 * (d - 1) as f64)) } else { 1.0 }).collect();
+    let scales: Vec<f64> = (0..d)
+        .map(|j| if d > 1 { spec.cond.powf(-(j as f64) / (2.0 * (d - 1) as f64)) } else { 1.0 } * spec.scale)
+        .collect();
     let w_true: Vec<f64> = (0..d).map(|_| rng.sample::<f64, _>(StandardNormal)).collect();
     let mut x = Array2::<f64>::zeros((m, d));
     let mut y = Vec::with_capacity(m);

@@ -35,18 +35,25 @@ pub enum BoundKind {
     None,
 }
 
-/// What the theory says about one run; written to the run's theory.toml.
+/// What the theory says about one run; written to the run's theory.toml, whose names are
+/// summary.csv's (`L`, `L2`, `D`, `G`, `bound_kind`, ...).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RunTheory {
     pub d: usize,
     pub delta: Option<f64>,
     pub mu: f64,
+    #[serde(rename = "L")]
     pub smoothness: f64,
+    #[serde(rename = "L2")]
     pub l2: f64,
+    #[serde(rename = "D")]
     pub diameter: f64,
     /// "box" (2 R sqrt(d)) or "iterates" (twice the largest distance to w* seen).
+    #[serde(rename = "D_source")]
     pub diameter_source: String,
+    #[serde(rename = "G")]
     pub g_meas: f64,
+    #[serde(rename = "G_box")]
     pub g_box: Option<f64>,
     /// Distance of the initial iterate (the one the bound is about) from w*.
     pub r0: f64,
@@ -54,9 +61,11 @@ pub struct RunTheory {
     pub floor_sr: Option<f64>,
     pub floor_bc: Option<f64>,
     pub floor_bc_safe: Option<f64>,
+    #[serde(rename = "bound_kind")]
     pub kind: BoundKind,
     /// This method's floor term in the bound (None: no bound, e.g. R).
     pub floor: Option<f64>,
+    #[serde(rename = "bound_covered")]
     pub covered: bool,
     pub steps: u64,
     pub bound_final: Option<f64>,
@@ -122,6 +131,8 @@ impl RunTheory {
             Method::Bc { rounding, .. } => (floor_bc, rounding == Rounding::Stochastic),
             Method::R => (None, false),
         };
+        // No floor term (R stalls): no bound of either kind.
+        let kind = if floor.is_some() { kind } else { BoundKind::None };
         let alpha0 = super::trainer::alpha0(spec, p);
         let r0 = dist(first);
         let lr_final = last.lr;
