@@ -3,6 +3,6 @@ source ../lib.sh
 run_sweep delta.toml
 run_sweep step.toml
 $PLOT/plot_floor.py results/logistic-delta/summary.csv --axis delta --measure tail_gap tail_gap_latent \
-    --theory sr:floor_sr bc:floor_bc --title "Logistic: floors against Delta" --out floor-delta.png
+    --theory sr:floor_sr bc:floor_bc --bound --title "Logistic: floors against Delta" --out floor-delta.png
 $PLOT/plot_floor.py results/logistic-step/summary.csv --axis lr --measure tail_gap tail_gap_latent \
-    --title "Logistic: floors against the step size" --out floor-lr.png
+    --bound --title "Logistic: floors against the step size" --out floor-lr.png

@@ -1,4 +1,4 @@
 #!/usr/bin/env bash
 source ../lib.sh
 run_sweep config.toml
-$PLOT/plot_heatmap.py "$OUT/toy-2d" --where seed=0 --out figure2.png
+$PLOT/plot_heatmap.py "$OUT/toy-2d" --out figure2.png
