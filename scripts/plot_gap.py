@@ -115,7 +115,8 @@ def main(argv=None):
     fig, axes = plt.subplots(len(panels), 1, figsize=(7.2, 3.4 * len(panels) + 0.6), sharex=True, squeeze=False)
     axes = axes[:, 0]
     allx = np.concatenate([c[3] for c in curves]) if curves else np.array([])
-    xscale = pc.choose_scale(allx[allx > 0] if a.xscale == "auto" else allx, a.xscale)
+    # Steps: log when they span 1.5 decades or more (100 to 100k); epochs 1-10 stay linear.
+    xscale = pc.choose_scale(allx[allx > 0] if a.xscale == "auto" else allx, a.xscale, decades=1.5)
     for p, (kind, cs) in enumerate(panels):
         ax = axes[p]
         f = pc.kind_factor(kind)
@@ -165,6 +166,8 @@ def main(argv=None):
                                [(pc.measure_name(c), style[c]) for c in cs],
                                floor=bound_here and any(c[5] for c in curves), bound=bound_here)
     axes[-1].set_xlabel(a.xlabel or pc.axis_label(a.x))
+    if xscale == "linear":
+        axes[-1].xaxis.set_major_locator(pc.matplotlib.ticker.MaxNLocator(integer=True))
     ns = sorted({c[6] for c in curves})
     sub = (f"mean ± 95 % CI over {ns[0]} seeds" if ns == [ns[0]] and ns[0] > 1 else
            "one seed per curve" if ns == [1] else f"mean ± 95 % CI over {ns[0]}-{ns[-1]} seeds")

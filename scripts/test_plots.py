@@ -99,7 +99,8 @@ def convex(root):
                                      "changed_frac": 0 if m == "r" and step > 500 else fmt(rng.uniform(0.1, 0.6)),
                                      "subcell_frac": fmt(rng.uniform(0, 1)), "grad_norm": fmt(10 + rng.normal()),
                                      "bound": None if (step == 0 or bound is None) else fmt(floor + 50 / step + lr),
-                                     "gap_latent": fmt(g / 3) if m == "bc" else None})
+                                     "gap_latent": fmt(g / 3) if m == "bc" else None,
+                                     "gap_avg_latent": fmt(g / 4) if m == "bc" else None})
                     write_csv(os.path.join(d, rid, "metrics.csv"), METRICS, rows)
                     with open(os.path.join(d, rid, "theory.toml"), "w") as f:
                         f.write(f"floor = {floor}\nbound_kind = \"const_step\"\n")
@@ -256,7 +257,7 @@ def run(script, args):
 
 
 def ok(script, args):
-    code, msg = run(script, args)
+    code, msg = run(script, args + ["--dpi", "50"])  # small rasters: the check is about content, not pixels
     assert code == 0, f"{script} {' '.join(map(str, args))}: exit {code}\n{msg}"
     out = args[args.index("--out") + 1]
     assert os.path.getsize(out) > 1000, f"{out}: not written"
@@ -271,6 +272,16 @@ def fails(script, args, *words):
 
 
 # ---------------------------------------------------------------------------- the checks
+
+
+def distinct_styles(f, n):
+    """Each measure, the floor term and the bound: one line style each, none shared."""
+    styles = {}
+    for label, ls, lw, _ in f["lines"]:
+        kind = "bound" if "bound" in label else "floor" if "floor" in label else label.rsplit(": ", 1)[-1].split(" (s")[0]
+        styles.setdefault(kind, set()).add((ls, lw))
+    assert len(styles) == n and all(len(v) == 1 for v in styles.values()), styles
+    assert len(set().union(*styles.values())) == n, f"two kinds of line share a style: {styles}"
 
 
 def check_all(tmp):
@@ -299,12 +310,7 @@ def check_all(tmp):
         assert name in f["legend"] or name in leg, f"plot_floor legend lacks {name!r}: {leg}"
     assert "method=" not in leg and "tail_gap" not in leg, leg
     assert "F − F*" in f["ylabels"][0] and f["xlabels"][-1].startswith("step size"), f
-    styles = {}
-    for label, ls, lw, _ in f["lines"]:
-        kind = "bound" if "bound" in label else "floor" if "floor" in label else label.rsplit(": ", 1)[-1].split(" (")[0]
-        styles.setdefault(kind, set()).add((ls, lw))
-    assert len(styles) == 5 and all(len(v) == 1 for v in styles.values()), styles
-    assert len(set().union(*styles.values())) == 5, f"two kinds of line share a style: {styles}"
+    distinct_styles(f, 5)
     colours = {lb.split(",")[0].split(":")[0]: c for lb, _, _, c in f["lines"]}
     assert len(set(colours.values())) == len(colours) == 5, colours
     for ext in ("pdf", "svg"):
@@ -332,8 +338,9 @@ def check_all(tmp):
     assert "mean ± 95 % CI over 3 seeds" in f["titles"][0], f["titles"]
     leg = " | ".join(f["legend"])
     assert "whole bound" in leg and "floor term" in leg and "BC (SR)" in leg, leg
-    ok("plot_gap", [cv, "--where", "seed=0", "delta=0.01", "--column", "gap", "gap_latent", "gap_avg_latent",
-                    "--bound", "--out", f"{t}/gap15.png"])
+    f = ok("plot_gap", [cv, "--where", "seed=0", "delta=0.01", "--column", "gap", "gap_latent", "gap_avg_latent",
+                        "--bound", "--out", f"{t}/gap15.png"])
+    distinct_styles(f, 5)  # a third --column and the bound do not share a style
     fails("plot_gap", [cv, "--column", "nosuch", "--out", f"{t}/x.png"], "'nosuch'", "valid columns: step")
     fails("plot_gap", [cv, "--where", "nosuch=1", "--out", f"{t}/x.png"], "'nosuch'", "valid columns: id")
     fails("plot_gap", [cv, "--label", "nosuch", "--out", f"{t}/x.png"], "'nosuch'")
@@ -382,7 +389,7 @@ def check_all(tmp):
     assert "step decay" in " | ".join(f["legend"]), f["legend"]
     f = ok("plot_flips", [batch, "--by", "batch", "--out", f"{t}/fig4.png"])
     assert "test error" in f["ylabels"][0] and "weighted by size" in f["ylabels"][1], f["ylabels"]
-    ok("plot_flips", [batch, "--by", "batch", "--per", "step", "--out", f"{t}/fig4step.png"])
+    ok("plot_flips", [batch, "--by", "batch", "--per", "step", "--epoch", "2", "--out", f"{t}/fig4step.png"])
     # The weighting itself: fc3 (2,560 weights) flips 50 %, the hidden layers 10 % x 100/B.
     layers, _, spe = plot_flips.load(batch, {"id": "sr-50-0", "batch": "50", "dataset": "mnist", "width": "256",
                                              "depth": "2", "problem": "mlp", "train_size": "1000"}, {})
