@@ -296,13 +296,10 @@ def measure_kind(stem):
 
 
 def kind_label(kind, stems):
+    """The y label of a panel of measures of one kind (an unknown kind: the column names).
+    For toys F* is the best grid point's F (README, non-convex toys)."""
     label, _ = KINDS.get(kind, KINDS["other"])
-    if label is None:
-        label = " / ".join(s.replace("_", " ") for s in stems)
-    if kind == "gap":
-        # Toys measure F against the best grid point, convex problems against F*.
-        label = "suboptimality F − F*  (objective units)"
-    return label
+    return label if label is not None else " / ".join(s.replace("_", " ") for s in stems)
 
 
 # Kinds whose values live in a closed range (after the factor): CI bands are clipped to it.
