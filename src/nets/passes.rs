@@ -476,7 +476,7 @@ pub fn evaluate(layout: &Layout, params: &[f32], bn: &BnState, x: &[f32], y: &[u
         correct += c;
         start = end;
     }
-    (loss / n as f64, 1.0 - correct as f64 / n as f64)
+    (loss / n as f64, (n - correct) as f64 / n as f64)
 }
 
 /// Inference-mode forward of one chunk: (sum of the losses, correct count).
