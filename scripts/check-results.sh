@@ -164,6 +164,15 @@ n_failed=0
 bad=()
 total_start=$(date +%s%N)
 echo "check-results: $QNET; ${#names[@]} experiment(s); jobs ${JOBS:-all cores}"
+# The network results depend on the L1 data cache (gemm sizes its k-blocks from it); say
+# which one this is.
+cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -n 1 || true)
+l1=/sys/devices/system/cpu/cpu0/cache/index0
+if [ -r "$l1/size" ] && [ -r "$l1/ways_of_associativity" ]; then
+    cpu="$cpu, L1d $(cat "$l1/size") $(cat "$l1/ways_of_associativity")-way"
+fi
+echo "check-results: cpu: ${cpu:-unknown}"
+
 for n in "${names[@]}"; do
     exp=${n%-full}
     full=0
@@ -217,6 +226,10 @@ for n in "${names[@]}"; do
     fi
     printf '%-28s %7s s  %s\n' "$n" "$secs" "$status"
     cat "$report"
+    if [[ $status == DIFFERS* ]] && [[ $exp == table1-mlp || $exp == weight-flips ]]; then
+        echo "  (network results also depend on the CPU's L1 data cache: see experiments/README.md," \
+            "'Committed results are checked')"
+    fi
     if [[ $status == FAILED ]]; then
         echo "  last lines of its log:"
         tail -n 20 "$log" | sed 's/^/    /'
