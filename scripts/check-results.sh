@@ -20,10 +20,12 @@
 # differs or any experiment fails. The network experiments need the data sets
 # (scripts/fetch-data.sh runs if they are missing; $QNET_DATA_DIR is honoured).
 #
-# Checked by default (what CI runs; about 5-6 min on 2 cores): every convex and toy
-# experiment and the reduced network sweeps (table1-mlp, weight-flips). Not by default:
-# table1-mlp-full, the full Table 1 (FULL=1, about 15-30 min on 2 cores); --only
-# table1-mlp-full checks it.
+# Checked by default (what CI runs; 7.4 min measured on a busy shared 2-core machine, 5
+# CPU-minutes: ~50 s convex and toy, the rest table1-mlp and weight-flips): every convex
+# and toy experiment and the reduced network sweeps (table1-mlp, weight-flips). Not by
+# default: table1-mlp-full, the full Table 1 (FULL=1, 14 min on 2 idle cores, 40 on a busy
+# machine); --only table1-mlp-full checks it. The network results also depend on the CPU's
+# L1 data cache (see experiments/README.md), so the header prints it.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
