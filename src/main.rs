@@ -113,6 +113,16 @@ fn dispatch(cli: &Cli) -> Result<(), Error> {
             }
             Ok(())
         }
+        Command::Select { dir, by, within } => {
+            if !dir.is_dir() {
+                return Err(Error::input(format!("{}: no such sweep folder", dir.display())));
+            }
+            let table = qnet_exp::output::select::select(dir, by, within).map_err(Error::input)?;
+            if !cli.quiet {
+                say(format_args!("{}", table.trim_end()));
+            }
+            Ok(())
+        }
         Command::Keys => {
             say(format_args!("{}", qnet_exp::config::schema::markdown_table().trim_end()));
             Ok(())

@@ -258,9 +258,11 @@ pub fn resolve(sweep: &str, p: &Point, seed_index: u64) -> Result<RunSpec, Vec<S
         ProblemSpec::Net(_) => "Shuffle",
     };
     let batch_part = format!("{problem_part};batch={batch};sampling={sampling}");
-    let split_part = canon(identity.iter().filter(|(k, _)| {
-        matches!(*k, "problem.dataset" | "problem.train_size" | "problem.val_split" | "seed")
-    }));
+    let split_part = canon(
+        identity
+            .iter()
+            .filter(|(k, _)| matches!(*k, "problem.dataset" | "problem.train_size" | "problem.val_split" | "seed")),
+    );
     let seeds = Seeds {
         data: derive(master, &format!("data|{data_part}")),
         split: derive(master, &format!("split|{split_part}")),

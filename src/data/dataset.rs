@@ -229,7 +229,8 @@ fn cifar_train_present(data_dir: &Path, split: Split, files: &[PathBuf]) -> Resu
 pub fn inspect(name: DatasetName, data_dir: &Path, split: Split) -> Result<usize, String> {
     use std::collections::HashMap;
     use std::sync::Mutex;
-    static SEEN: Mutex<Option<HashMap<Vec<PathBuf>, Result<usize, String>>>> = Mutex::new(None);
+    type Verdicts = HashMap<Vec<PathBuf>, Result<usize, String>>;
+    static SEEN: Mutex<Option<Verdicts>> = Mutex::new(None);
     let files = name.files(data_dir, split);
     if let Some(r) = SEEN.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert_with(HashMap::new).get(&files) {
         return r.clone();
@@ -241,7 +242,12 @@ pub fn inspect(name: DatasetName, data_dir: &Path, split: Split) -> Result<usize
             let labels = idx::inspect(&files[1], idx::LABELS_MAGIC)?;
             let [_, rows, cols] = name.shape();
             if (dims[1], dims[2]) != (rows, cols) {
-                return Err(format!("{}: images are {}x{}, expected {rows}x{cols}", files[0].display(), dims[1], dims[2]));
+                return Err(format!(
+                    "{}: images are {}x{}, expected {rows}x{cols}",
+                    files[0].display(),
+                    dims[1],
+                    dims[2]
+                ));
             }
             if dims[0] != labels[0] {
                 return Err(format!(

@@ -37,7 +37,10 @@ impl Family for NetFamily {
         let (n_train, n_test) = (count(Split::Train)?, count(Split::Test)?);
         let pool = n.train_size.unwrap_or(n_train);
         if pool > n_train {
-            return Err(format!("problem.train_size = {pool}: the {} training set holds only {n_train} images", n.dataset));
+            return Err(format!(
+                "problem.train_size = {pool}: the {} training set holds only {n_train} images",
+                n.dataset
+            ));
         }
         if let Some(t) = n.test_size.filter(|&t| t > n_test) {
             return Err(format!("problem.test_size = {t}: the {} test set holds only {n_test} images", n.dataset));

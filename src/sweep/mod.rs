@@ -142,7 +142,9 @@ pub fn run(sweeps: &[Sweep], opts: &Options, stop: &Stop) -> Result<RunOutcome, 
         if !opts.keep_going {
             let passing: usize = planned.iter().map(Vec::len).sum();
             if passing > 0 {
-                errors.push(format!("{passing} other runs pass these checks: --keep-going runs them and reports the rest"));
+                errors.push(format!(
+                    "{passing} other runs pass these checks: --keep-going runs them and reports the rest"
+                ));
             }
             return Err(Error::Input(errors));
         }
@@ -150,13 +152,11 @@ pub fn run(sweeps: &[Sweep], opts: &Options, stop: &Stop) -> Result<RunOutcome, 
             tracing::warn!("skipped: {e}");
         }
     }
-    let left_out: usize = sweeps.iter().map(|s| s.runs.len()).sum::<usize>() - planned.iter().map(Vec::len).sum::<usize>();
+    let left_out: usize =
+        sweeps.iter().map(|s| s.runs.len()).sum::<usize>() - planned.iter().map(Vec::len).sum::<usize>();
     // Sweeps none of whose runs passed the checks (with --keep-going) are left out.
-    let (sweeps, mut planned): (Vec<&Sweep>, Vec<_>) = sweeps
-        .iter()
-        .zip(planned)
-        .filter(|(s, p)| !p.is_empty() || s.runs.is_empty() || errors.is_empty())
-        .unzip();
+    let (sweeps, mut planned): (Vec<&Sweep>, Vec<_>) =
+        sweeps.iter().zip(planned).filter(|(s, p)| !p.is_empty() || s.runs.is_empty() || errors.is_empty()).unzip();
 
     // This invocation's share.
     for p in planned.iter_mut() {
