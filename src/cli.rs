@@ -71,7 +71,7 @@ pub struct SweepArgs {
 pub struct RunArgs {
     #[command(flatten)]
     pub sweep: SweepArgs,
-    /// Output folder; each sweep writes to OUT/<name>/.
+    /// Output folder; each sweep writes to OUT/NAME/ (NAME is the config's name key).
     #[arg(long, default_value = "results")]
     pub out: PathBuf,
     /// Runs in parallel (default: all cores).

@@ -180,11 +180,11 @@ pub struct Standardization {
 }
 
 /// Standardizes `train` and `test` with the mean and standard deviation of all training
-/// values: one scalar each, not one per feature, as is standard for MNIST (on [0,1]-scaled
+/// values: one scalar each, not one per feature, as is standard for MNIST (on \[0,1\]-scaled
 /// MNIST these are the familiar 0.1307 and 0.3081). Per-feature statistics would divide by
 /// zero on MNIST's always-blank border pixels; per-channel CIFAR-10 statistics are not done
 /// here. The test set uses the training statistics, so no test information leaks. A constant
-/// training set (std 0) is only centred. Works on raw or [0,1]-scaled values alike.
+/// training set (std 0) is only centred. Works on raw or \[0,1\]-scaled values alike.
 pub fn standardize(train: &mut ImageSet, test: &mut ImageSet) -> Standardization {
     let (mean, std) = train.mean_std();
     let s = Standardization { mean: mean as f32, std: if std > 0.0 { std as f32 } else { 1.0 } };
