@@ -143,6 +143,15 @@ fn dispatch(cli: &Cli) -> Result<(), Error> {
                 ));
                 say(format_args!("{}", qnet_exp::output::table::floor_table(&groups).trim_end()));
             }
+            // Shards still running, or an interrupted sweep: say so, the summary is partial.
+            let found: usize = groups.iter().map(|g| g.n + g.n_failed).sum();
+            if let Some(planned) = qnet_exp::sweep::provenance::planned_runs(dir).filter(|&p| found < p) {
+                tracing::warn!(
+                    "{}: incomplete: {found} of the {planned} runs of the last `qnet-exp run` are here (shards still \
+                     running, or an interrupted sweep: rerun the same command to complete it)",
+                    dir.display()
+                );
+            }
             Ok(())
         }
     }

@@ -174,7 +174,8 @@ pub fn run(sweeps: &[Sweep], opts: &Options, stop: &Stop) -> Result<RunOutcome, 
     for s in &sweeps {
         folders.push(SweepFolder::prepare(opts.out.join(&s.def.name), &owner, &claims).map_err(Error::input)?);
     }
-    provenance::record(&folders.iter().map(|f| f.dir.clone()).collect::<Vec<_>>(), &owner, opts);
+    let dirs: Vec<(PathBuf, usize)> = folders.iter().zip(&sweeps).map(|(f, s)| (f.dir.clone(), s.runs.len())).collect();
+    provenance::record(&dirs, &owner, opts);
 
     // Runs not finished on disk yet.
     let mut todo: Vec<Todo> = Vec::new();

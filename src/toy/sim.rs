@@ -195,8 +195,8 @@ pub fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rng::derive;
     use crate::method::Rounding;
+    use crate::rng::derive;
     use crate::toy::markov;
 
     /// SGD (batch 1) from the origin: `steps` steps in total, the first `burn_in` not
