@@ -87,7 +87,15 @@ pub(crate) fn read_bytes(path: &Path) -> Result<Vec<u8>, String> {
     let mut out = Vec::new();
     (&mut dec).take(16).read_to_end(&mut out).map_err(gz_err)?;
     let cap = declared_len(&out).map_or(MAX_GUNZIPPED, |n| n.saturating_add(1)).min(MAX_GUNZIPPED + 1);
-    (&mut dec).take(cap.saturating_sub(out.len() as u64)).read_to_end(&mut out).map_err(gz_err)?;
+    // Grow the buffer by at most its size and never past `cap` (`read_to_end` alone grows
+    // it by half or more when full, so a stream just over the cap asked for far more).
+    while (out.len() as u64) < cap {
+        let step = (out.len().max(1 << 16) as u64).min(cap - out.len() as u64);
+        out.reserve_exact(step as usize);
+        if ((&mut dec).take(step).read_to_end(&mut out).map_err(gz_err)? as u64) < step {
+            break;
+        }
+    }
     if out.len() as u64 > MAX_GUNZIPPED {
         return Err(format!(
             "{}: decompresses to more than {} MiB; not a data set this tool reads",

@@ -1,0 +1,109 @@
+//! Inputs found by fuzzing the parsers (fuzz/, scripts/fuzz.sh) and by the fuzz harness's
+//! memory bound, kept as regression tests: each must give an error message, never a panic,
+//! a hang or an allocation over the bound.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::Mutex;
+
+use qnet_exp::data::idx;
+
+/// The system allocator, recording the largest single allocation (or reallocation) made
+/// since the last [`largest_since`] reset.
+struct Largest;
+
+static LARGEST: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Largest {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        LARGEST.fetch_max(layout.size(), Relaxed);
+        System.alloc(layout)
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        System.dealloc(ptr, layout)
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        LARGEST.fetch_max(new_size, Relaxed);
+        System.realloc(ptr, layout, new_size)
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Largest = Largest;
+
+/// Tests that measure allocations run one at a time.
+static MEASURE: Mutex<()> = Mutex::new(());
+
+/// Runs `f` and returns its result with the largest single allocation made meanwhile.
+fn largest_since<T>(f: impl FnOnce() -> T) -> (T, usize) {
+    let _one = MEASURE.lock().unwrap_or_else(|e| e.into_inner());
+    LARGEST.store(0, Relaxed);
+    let out = f();
+    (out, LARGEST.load(Relaxed))
+}
+
+/// A gzip stream of `head` followed by `zeros` zero bytes (written in 1 MiB pieces).
+fn gz_zeros(head: &[u8], zeros: u64) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(head).unwrap();
+    let chunk = vec![0u8; 1 << 20];
+    let mut left = zeros;
+    while left > 0 {
+        let n = left.min(chunk.len() as u64) as usize;
+        e.write_all(&chunk[..n]).unwrap();
+        left -= n as u64;
+    }
+    e.finish().unwrap()
+}
+
+fn images_header(n: u32, rows: u32, cols: u32) -> Vec<u8> {
+    [idx::IMAGES_MAGIC, n, rows, cols].iter().flat_map(|v| v.to_be_bytes()).collect()
+}
+
+fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, bytes).unwrap();
+    p
+}
+
+/// A gzip stream longer than its IDX header says is read only up to the declared size
+/// plus one byte, and the buffer grows only to that: reading to the end alone doubled it,
+/// so a stream just over 1 GiB (the cap) asked for a 2 GiB buffer.
+#[test]
+fn gzip_past_the_declared_size_allocates_no_more_than_it_keeps() {
+    let d = tempfile::tempdir().unwrap();
+    // 16-byte header + 2^20 - 16 pixels = 2^20 bytes declared; the stream has 1000 more.
+    let declared = 1u64 << 20;
+    let z = gz_zeros(&images_header(1, 16, 65535), declared - 16 + 1000);
+    let p = write(d.path(), "long.gz", &z);
+    let (r, largest) = largest_since(|| idx::read_images(&p, None));
+    let e = r.unwrap_err();
+    assert!(e.contains("bytes longer than its header says"), "{e}");
+    assert!(largest <= declared as usize + 1 + (64 << 10), "largest allocation {largest} for {declared} bytes");
+    // A stream exactly as long as declared is read whole, in a buffer of its size.
+    let z = gz_zeros(&images_header(1, 16, 65535), declared - 16);
+    let p = write(d.path(), "exact.gz", &z);
+    let (r, largest) = largest_since(|| idx::read_images(&p, None));
+    assert_eq!(r.unwrap().pixels.len(), declared as usize - 16);
+    assert!(largest <= declared as usize + 1 + (64 << 10), "largest allocation {largest} for {declared} bytes");
+}
+
+/// The 1 GiB cap itself: a 4.6 MB gzip file that declares more than 1 GiB is refused
+/// without a buffer over 1 GiB + 1 byte. Decompressing 1 GiB takes a few seconds in a
+/// release build: only `cargo test --release` runs it.
+#[test]
+#[cfg_attr(debug_assertions, ignore = "decompresses 1 GiB: run with --release")]
+fn gzip_bomb_over_one_gib_is_refused_within_the_cap() {
+    let d = tempfile::tempdir().unwrap();
+    let cap = idx::MAX_GUNZIPPED as usize;
+    for (name, head) in [("declared.gz", images_header(1, 32768, 32768))] {
+        let z = gz_zeros(&head, (cap - head.len() + 1) as u64);
+        let p = write(d.path(), name, &z);
+        let (r, largest) = largest_since(|| idx::read_images(&p, None));
+        let e = r.unwrap_err();
+        assert!(e.contains("decompresses to more than 1024 MiB"), "{name}: {e}");
+        assert!(largest <= cap + 1, "{name}: largest allocation {largest} bytes");
+    }
+}
