@@ -6,7 +6,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 
 use qnet_exp::data::idx;
 
@@ -33,12 +33,17 @@ unsafe impl GlobalAlloc for Largest {
 #[global_allocator]
 static GLOBAL: Largest = Largest;
 
-/// Tests that measure allocations run one at a time.
+/// The tests of this file run one at a time (see [`serial`]).
 static MEASURE: Mutex<()> = Mutex::new(());
+
+/// Holds off the other tests of this file (each takes it), so that a measured allocation
+/// is the measured test's own.
+fn serial() -> MutexGuard<'static, ()> {
+    MEASURE.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 /// Runs `f` and returns its result with the largest single allocation made meanwhile.
 fn largest_since<T>(f: impl FnOnce() -> T) -> (T, usize) {
-    let _one = MEASURE.lock().unwrap_or_else(|e| e.into_inner());
     LARGEST.store(0, Relaxed);
     let out = f();
     (out, LARGEST.load(Relaxed))
@@ -73,6 +78,7 @@ fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
 /// so a stream just over 1 GiB (the cap) asked for a 2 GiB buffer.
 #[test]
 fn gzip_past_the_declared_size_allocates_no_more_than_it_keeps() {
+    let _one = serial();
     let d = tempfile::tempdir().unwrap();
     // 16-byte header + 2^20 - 16 pixels = 2^20 bytes declared; the stream has 1000 more.
     let declared = 1u64 << 20;
@@ -96,6 +102,7 @@ fn gzip_past_the_declared_size_allocates_no_more_than_it_keeps() {
 #[test]
 #[cfg_attr(debug_assertions, ignore = "decompresses 1 GiB: run with --release")]
 fn gzip_bomb_over_one_gib_is_refused_within_the_cap() {
+    let _one = serial();
     let d = tempfile::tempdir().unwrap();
     let cap = idx::MAX_GUNZIPPED as usize;
     for (name, head) in [("declared.gz", images_header(1, 32768, 32768))] {
@@ -106,4 +113,23 @@ fn gzip_bomb_over_one_gib_is_refused_within_the_cap() {
         assert!(e.contains("decompresses to more than 1024 MiB"), "{name}: {e}");
         assert!(largest <= cap + 1, "{name}: largest allocation {largest} bytes");
     }
+}
+
+/// Gzip content without an IDX header (a CIFAR-10 batch) that decompresses to more than
+/// 1 GiB is refused as such; it was cut at 1 GiB and then reported as a truncated CIFAR-10
+/// file (or, for IDX, as a bad magic number). Release builds only, as above.
+#[test]
+#[cfg_attr(debug_assertions, ignore = "decompresses 1 GiB: run with --release")]
+fn headerless_gzip_over_one_gib_is_refused_as_too_big() {
+    let _one = serial();
+    let d = tempfile::tempdir().unwrap();
+    let cap = idx::MAX_GUNZIPPED as usize;
+    let z = gz_zeros(&[], cap as u64 + 1);
+    let p = write(d.path(), "data_batch_1.bin", &z);
+    let (r, largest) = largest_since(|| qnet_exp::data::cifar::read_batch(&p, None));
+    let e = r.unwrap_err();
+    assert!(e.contains("decompresses to more than 1024 MiB"), "{e}");
+    assert!(largest <= cap + 1, "largest allocation {largest} bytes");
+    let e = idx::read_labels(&p, None).unwrap_err();
+    assert!(e.contains("decompresses to more than 1024 MiB"), "{e}");
 }
