@@ -1,7 +1,7 @@
 //! TOML text -> validated sweep axes. Collects every error of a file, one line each,
 //! naming the key path (and the nearest valid key for a misspelt one).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
 use super::schema::{self, KeySpec, Ty};
@@ -179,11 +179,13 @@ fn check_values(spec: &KeySpec, value: &toml::Value) -> Result<Vec<Val>, Vec<Str
         v => vec![(String::new(), v)],
     };
     let mut out: Vec<Val> = Vec::new();
+    // The canonical texts of `out` (comparing with each of `out` made long lists quadratic).
+    let mut seen = HashSet::new();
     let mut errs = Vec::new();
     for (idx, v) in items {
         match check_one(spec, v) {
             // The same value twice on an axis would only run the same runs twice.
-            Ok(x) if out.iter().any(|y| y.canon() == x.canon()) => {
+            Ok(x) if !seen.insert(x.canon()) => {
                 errs.push(format!("{idx} = {}: appears twice in the list", clip(&x.canon())))
             }
             Ok(x) => out.push(x),
