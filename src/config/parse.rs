@@ -267,6 +267,11 @@ fn apply_override(table: &mut toml::Table, ov: &str) -> Result<String, String> {
     if path.is_empty() || path.split('.').any(|p| p.is_empty()) {
         return Err("expected key.path=value".into());
     }
+    // Every key is `name` or `section.key`. A deeper path names none, and its tables
+    // (one per part) nested deep enough overflowed the stack when dropped.
+    if path.split('.').count() > 2 {
+        return Err(format!("{}: not a key (keys are `name` or `section.key`)", clip(path)));
+    }
     let raw = raw.trim();
     let value = match format!("v = {raw}").parse::<toml::Table>() {
         Ok(mut t) => t.remove("v").expect("parsed key"),
