@@ -248,15 +248,17 @@ def sens(d):
                            if rr else "-")
             print(f"| {NAMES[m]} | " + " | ".join(out) + " |")
         print()
-    print("Spread over the step sizes from the best one up (test error of the worst minus the "
-          "best step size at or below 10x the best, percentage points):\n")
+    print("Around the best step size (lowest mean test error): how much worse the smallest step "
+          "and the steps up to 10x the best are (the worst of them minus the best, percentage "
+          "points):\n")
     for m in methods:
         rr = sorted(((float(r["lr"]), float(r["test_error_mean"])) for r in summ if r["method"] == m))
         bl, be = min(rr, key=lambda t: t[1])
         below = [e for lr, e in rr if lr <= bl]
         above = [e for lr, e in rr if bl <= lr <= 10 * bl]
-        print(f"- {NAMES[m]}: best at {bl:g} ({pct(be)} %); from there down to {rr[0][0]:g}: "
-              f"+{100 * (max(below) - be):.2f} points; up to 10x: +{100 * (max(above) - be):.2f} points")
+        print(f"- {NAMES[m]}: best at {bl:g} ({pct(be)} %); steps from {rr[0][0]:g} up to it: "
+              f"+{100 * (max(below) - be):.2f} points at worst; steps up to 10x it: "
+              f"+{100 * (max(above) - be):.2f} points at worst")
 
 
 # ------------------------------------------------------------------------------ flips

@@ -22,6 +22,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402
 
 T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262}
 NAMES = {"fp": "ADAM", "bc": "BC-ADAM", "sr": "SR-ADAM", "r": "R-ADAM"}
@@ -85,8 +86,12 @@ def lr_plot(dirs, out):
         ax.set_title(f"{d} {g}".replace("fashion_mnist", "Fashion-MNIST").replace("mnist", "MNIST"))
         ax.set_xlabel("initial Adam step size alpha_0")
         ax.grid(alpha=0.3, which="both")
+    for ax in axes[0]:
+        ax.yaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+        ax.yaxis.set_minor_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
     axes[0][0].set_ylabel("test error after the last epoch (%, log scale)")
-    axes[0][-1].legend(fontsize=7, title="circled: chosen on validation", title_fontsize=7)
+    axes[0][-1].legend(fontsize=7, title="circled: chosen on validation" if best else None,
+                       title_fontsize=7)
     fig.tight_layout()
     fig.savefig(out, dpi=120)
 
@@ -142,7 +147,8 @@ def batch_plot(d, out):
     axes[2].set_yscale("log")
     axes[2].set_xticks(batches, [str(b) for b in batches])
     axes[2].set_xlabel("batch size (samples)")
-    axes[2].set_ylabel("binary weights changed (%, mean over layers and epochs)")
+    axes[2].set_ylabel("binary weights changed (%)")
+    axes[2].set_title("mean over layers and epochs", fontsize=9)
     axes[2].legend(fontsize=8, title="SR-ADAM", title_fontsize=8)
     axes[2].grid(alpha=0.3, which="both")
     fig.tight_layout()
