@@ -26,7 +26,8 @@ per epoch by doubling the batch is then no change per step.
 Colour = method (BC blue, SR orange, FP black, R purple; BC-ADAM, SR-ADAM, ... when optim
 = adam), line style and marker = layer (Figure 3) or the other swept parameters (Figure 4).
 --decay-epochs 3,6 marks step-decay epochs with vertical lines (auto, the default: from
-runs.csv's schedule = step and every, when the runs have one; none: no lines).
+runs.csv's schedule = step and every, in epochs as network runs count it, when the runs
+have one; none: no lines).
 Errors (exit 2): unknown --where / --layers columns or names, a --by column that is not swept.
 """
 import argparse
@@ -146,10 +147,12 @@ def decay_lines(arg, runs, spes, epochs):
         except ValueError:
             pc.die(f"--decay-epochs {arg!r}: expected epochs separated by commas (3,6), auto or none")
     out = set()
-    for (_, r), spe in zip(runs.iterrows(), spes):
+    # Network runs step their schedule once per epoch (src/nets/train.rs): optim.every
+    # counts epochs there, so the decays fall after epochs every, 2 every, ...
+    for _, r in runs.iterrows():
         if r.get("schedule") == "step" and r.get("every"):
-            every = float(r["every"]) / spe
-            out.update(every * k for k in range(1, int(epochs / every) + 1) if every * k <= epochs)
+            every = float(r["every"])
+            out.update(every * k for k in range(1, int(epochs / every) + 1) if every * k < epochs)
     return sorted(out)
 
 

@@ -290,7 +290,7 @@ def check_all(tmp):
     mlp = net(tmp, "flips", "mlp", [100], ["bc", "sr"], epochs=5, seeds=3)
     batch = net(tmp, "flips-batch", "mlp", [50, 100, 200], ["sr"], toml=False)
     cnn = net(tmp, "cnn", "cnn", [100], ["bc", "sr"], arch="conv3-8 pool conv3-16 pool fc64", schedule="step",
-              every=30)
+              every=3)
     summ = os.path.join(cv, "summary.csv")
 
     # --help says what each script plots.
@@ -385,7 +385,7 @@ def check_all(tmp):
     assert all(f"SR-ADAM: {x}" in leg for x in ("conv1", "conv2", "fc1", "fc2")) and "step decay" in leg, leg
     assert "per step" in f["ylabels"][0], f["ylabels"]
     assert f["vlines"] >= 2, f
-    f = ok("plot_flips", [cnn, "--out", f"{t}/fig3auto.png"])  # schedule = step, every = 30 steps = 3 epochs
+    f = ok("plot_flips", [cnn, "--out", f"{t}/fig3auto.png"])  # schedule = step, every = 3 (epochs: networks step the schedule per epoch)
     assert "step decay" in " | ".join(f["legend"]), f["legend"]
     f = ok("plot_flips", [batch, "--by", "batch", "--out", f"{t}/fig4.png"])
     assert "test error" in f["ylabels"][0] and "weighted by size" in f["ylabels"][1], f["ylabels"]
