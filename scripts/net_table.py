@@ -295,6 +295,21 @@ def flips(d):
         print(f"- {NAMES[r['method']]}: test error {pct(float(r['test_error_mean']), float(r['test_error_ci95'] or 'nan'))} %"
               + (f", latent weights {pct(float(r['test_error_latent_mean']), float(r['test_error_latent_ci95'] or 'nan'))} %"
                  if r["test_error_latent_mean"] else ""))
+    # Per unit of step size: SR's chain only slows down when the step shrinks (its moves per
+    # step are proportional to the step), so flips / step size stays level if nothing else
+    # changes; a fall means the weights settle beyond the slowdown.
+    print()
+    print("The same, divided by the epoch's step size (% of weights changed per epoch per unit "
+          "of step size, mean over seeds and layers, layers weighted equally): level when the "
+          "only effect of a decay is to slow the method down, falling when it settles:\n")
+    print("| epoch | step size | " + " | ".join(NAMES[m] for m in methods) + " |")
+    print("|---|---|" + "---|" * len(methods))
+    for e in epochs:
+        out = []
+        for m in methods:
+            xs = [float(r["flip_frac"]) for r in rows if r["method"] == m and int(r["epoch"]) == e]
+            out.append(f"{100 * sum(xs) / len(xs) / float(lr_t[e]):.0f}")
+        print(f"| {e} | {fnum(lr_t[e])} | " + " | ".join(out) + " |")
     # Settling: change from the epoch before the first decay to the last epoch, per method.
     every = int(conf["every"])
     before = min(every, epochs[-1])

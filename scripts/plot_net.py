@@ -7,6 +7,10 @@ best.csv, curves.csv, layers.csv).
         method (Big SR-ADAM sweeps labelled as such), mean ± 95 % CI over seeds as bands;
         one panel per data set and grid, all on one y scale; the step size chosen on the
         validation split (best.csv, when present) circled.
+    python3 scripts/plot_net.py flips RESULTS/SWEEP --out figure3.png
+        Figure 3: per quantized layer (one panel each, one log y scale for all), the % of
+        the layer's binary weights that changed in each epoch, BC-ADAM against SR-ADAM
+        (mean ± 95 % CI bands over seeds), the step-decay epochs marked (dashed).
     python3 scripts/plot_net.py batch RESULTS/SWEEP --out figure4.png
         Figure 4 at matched steps: train loss and test error against the Adam step, one line
         per batch size (mean ± 95 % CI bands), the decay step marked; and the % of weights
@@ -96,6 +100,43 @@ def lr_plot(dirs, out):
     fig.savefig(out, dpi=120)
 
 
+def flips_plot(d, out):
+    rows = read(os.path.join(d, "layers.csv"))
+    layers = list(dict.fromkeys(r["layer"] for r in rows))
+    methods = [m for m in ("bc", "sr", "r") if any(r["method"] == m for r in rows)]
+    epochs = sorted({int(r["epoch"]) for r in rows})
+    every, last = int(rows[0]["every"] or 0), max(epochs)
+    fig, axes = plt.subplots(1, len(layers), figsize=(3.6 * len(layers), 4.0), sharey=True, squeeze=False)
+    floor = 1e-3  # % ; a zero mean is drawn at this floor of the log axis
+    for ax, layer in zip(axes[0], layers):
+        for m in methods:
+            ms, lo, hi = [], [], []
+            for e in epochs:
+                xs = [100 * float(r["flip_frac"]) for r in rows if r["method"] == m and r["layer"] == layer
+                      and int(r["epoch"]) == e]
+                a, c = mean_ci(xs)
+                ms.append(max(a, floor))
+                lo.append(max(a - c, floor))
+                hi.append(max(a + c, floor))
+            col = COLOURS[NAMES[m]]
+            ax.plot(epochs, ms, "o-", color=col, label=NAMES[m], ms=4)
+            ax.fill_between(epochs, lo, hi, color=col, alpha=0.2, lw=0)
+        if every:
+            for k in range(every, last, every):
+                ax.axvline(k + 0.5, color="grey", ls="--", lw=1,
+                           label="step decay x" + rows[0]["gamma"] if k == every else None)
+        ax.set_yscale("log")
+        ax.set_title(layer)
+        ax.set_xlabel("epoch")
+        ax.set_xticks(epochs)
+        ax.grid(alpha=0.3, which="both")
+    axes[0][0].set_ylabel("weights changed in the epoch (%)")
+    axes[0][-1].legend(fontsize=8)
+    fig.suptitle("mean and 95 % CI over seeds; decays between the epochs at the dashed lines", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+
+
 def batch_plot(d, out):
     curves = read(os.path.join(d, "curves.csv"))
     layers = read(os.path.join(d, "layers.csv"))
@@ -157,12 +198,14 @@ def batch_plot(d, out):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("mode", choices=["lr", "batch"])
+    ap.add_argument("mode", choices=["lr", "batch", "flips"])
     ap.add_argument("dirs", nargs="+")
     ap.add_argument("--out", required=True)
     a = ap.parse_args()
     if a.mode == "lr":
         lr_plot(a.dirs, a.out)
+    elif a.mode == "flips":
+        flips_plot(a.dirs[0], a.out)
     else:
         batch_plot(a.dirs[0], a.out)
 
