@@ -33,8 +33,8 @@ command -v python3 >/dev/null || { echo "check-results: python3 is needed" >&2; 
 
 DEFAULT=(sr-floor-vs-delta sr-floor-vs-dim sr-floor-vs-batch floor-vs-step-size r-stall logistic
     bc-rounding-on-a-quadratic toy-sr-step-odds toy-2d-where-they-sit toy-sr-batch toy-paper-check
-    table1-mlp weight-flips)
-EXTRA=(table1-mlp-full)
+    table1-mlp weight-flips table1-cnn weight-flips-cnn batch-size-flips sr-step-sensitivity)
+EXTRA=(table1-mlp-full table1-cnn-full weight-flips-cnn-full batch-size-flips-full sr-step-sensitivity-full)
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; }
 die() {
@@ -150,9 +150,11 @@ committed_files() {
     else
         (cd "$dir" && find . -type f | sed 's|^\./||')
     fi | sort |
-        case $1 in
-            table1-mlp) grep -v -e '^table1-full' -e '^table-full\.md$' || true ;;
-            table1-mlp-full) grep -e '^table1-full' -e '^table-full\.md$' || true ;;
+        case " ${EXTRA[*]} " in
+            # An experiment with a full version: its full results are the files and folders
+            # whose name has "-full" (table1-cnn-full/, table-full.md), the rest are reduced.
+            *" $1 "*) grep -e '^[^/]*-full' || true ;;
+            *" $1-full "*) grep -v -e '^[^/]*-full' || true ;;
             *) cat ;;
         esac
 }

@@ -1,29 +1,30 @@
 #!/usr/bin/env bash
-# Needs the data (fetched into $QNET_DATA_DIR, else data/, if missing). The reduced default:
-# 10k training images, 5 epochs (Big SR with the same steps: 50), results in results/table1*/
-# and results/table.md. FULL=1: all 60k training images and 10 epochs (Big SR same steps:
-# 100), results in results/table1-full*/ and results/table-full.md. (RESULTS_DIR=DIR: the
-# results go under DIR instead; see ../lib.sh.)
+# Needs the data (fetched into $QNET_DATA_DIR, else data/, if missing). The reduced default
+# (main.toml, big-sr.toml, big-sr-steps.toml: 4,000 training images, 3 epochs, 4 step
+# sizes): results in results/table1*/ and results/table.md. FULL=1: full*.toml (60k images,
+# 20 epochs, 7 step sizes; see README.md for the cost), results in results/table1-full*/
+# and results/table-full.md. Per sweep: runs.csv, summary.csv, fits.csv, best.csv
+# (`qnet-exp select --by val_error`: the step size per method, grid, batch and data set),
+# curves.csv and layers.csv (scripts/net_collect.py).
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cd "$HERE"
 source "$HERE/../lib.sh"
 need_data
+cfgs=(main.toml big-sr.toml big-sr-steps.toml)
 suffix=""
-scale=1
 if [ "${FULL:-0}" = 1 ]; then
+    cfgs=(full.toml full-big-sr.toml full-big-sr-steps.toml)
     suffix=-full
-    scale=2
 fi
-for cfg in main.toml big-sr.toml big-sr-steps.toml; do
+for cfg in "${cfgs[@]}"; do
     name=$(sed -n 's/^name *= *"\(.*\)"/\1/p' "$cfg")
-    epochs=$(sed -n 's/^epochs *= *//p' "$cfg")
-    flags=(--set problem.data_dir="$DATA")
-    if [ -n "$suffix" ]; then
-        flags+=(--set problem.train_size=60000 --set run.epochs=$((epochs * scale)) --set "name=${name/table1/table1$suffix}")
-    fi
-    run_sweep "$cfg" "${flags[@]}"
+    run_sweep "$cfg" --set problem.data_dir="$DATA"
+    "$QNET" select "$OUT/$name" --by val_error --within dataset,grid,method,batch -q
+    cp "$OUT/$name/best.csv" "$RES/$name/"
+    python3 "$ROOT/scripts/net_collect.py" "$OUT/$name" "$RES/$name"
 done
-python3 table.py "$RES/table1$suffix/summary.csv" "$RES/table1$suffix-big-sr/summary.csv" \
-    "$RES/table1$suffix-big-sr-steps/summary.csv" >"$RES/table$suffix.md"
+python3 "$ROOT/scripts/net_table.py" table1 "$RES/table1$suffix" "$RES/table1$suffix-big-sr" \
+    "$RES/table1$suffix-big-sr-steps" >"$RES/table$suffix.md"
 cat "$RES/table$suffix.md"
+plot plot_net.py lr "$RES/table1$suffix" "$RES/table1$suffix-big-sr" "$RES/table1$suffix-big-sr-steps" --out "lr-grid$suffix.png"
