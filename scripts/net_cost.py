@@ -6,7 +6,8 @@
 MEASURED.csv (committed; experiments/cost-measured.csv) holds timed single runs of the
 full configs cut short (`/usr/bin/time` around `qnet-exp run FULL.toml --jobs 1
 --set run.epochs=E --set run.seeds=1 ...`): columns net (mlp | cnn), method, batch,
-train_images, epochs, user_s, sys_s, wall_s, when, cpu. A run's CPU time is user + sys
+train_size (the training pool, problem.train_size: 60000 for the full configs, of which
+10 % are held out for validation), epochs, user_s, sys_s, wall_s, when, cpu. A run's CPU time is user + sys
 (one thread); per net and batch, with runs at two epoch counts the cost per epoch is the
 slope and the rest (data loading, the evaluation at step 0) the intercept; with one epoch
 count the whole time divided by the epochs (an over-estimate: it counts the fixed part
@@ -15,8 +16,8 @@ every epoch). Runs at batch sizes not measured use the nearest measured batch of
 Each SPEC is CONFIG or CONFIG@KEY=VALUE@KEY=VALUE... (qnet-exp --set overrides): the runs
 it expands to come from `qnet-exp plan` ($QNET, else qnet-exp on the PATH), their net,
 batch, epochs and training images from the config, and the estimate is
-runs x (intercept + epochs x per-epoch cost), scaled to the training images measured.
-Prints a markdown table: config, runs, epochs, CPU-hours per run and in all.
+runs x (intercept + epochs x per-epoch cost), scaled to the training pool measured.
+Prints a markdown table: config, runs, epochs, CPU-minutes per run, CPU-hours in all.
 """
 import csv
 import os
@@ -34,7 +35,7 @@ def main():
     by = defaultdict(list)
     for r in meas:
         by[(r["net"], int(r["batch"]))].append(
-            (int(r["epochs"]), float(r["user_s"]) + float(r["sys_s"]), int(r["train_images"])))
+            (int(r["epochs"]), float(r["user_s"]) + float(r["sys_s"]), int(r["train_size"])))
     model = {}
     for k, v in by.items():
         eps = sorted({e for e, _, _ in v})
@@ -48,7 +49,7 @@ def main():
         else:
             model[k] = (0.0, sum(t / e for e, t, _ in v) / len(v), imgs)
     qnet = os.environ.get("QNET", "qnet-exp")
-    print("| config | runs | epochs | CPU-hours per run | CPU-hours in all |")
+    print("| config | runs | epochs | CPU-minutes per run | CPU-hours in all |")
     print("|---|---|---|---|---|")
     grand = 0.0
     for spec in sys.argv[2:]:
@@ -70,8 +71,12 @@ def main():
         total = n * run_s / 3600
         grand += total
         name = os.path.basename(cfg) + "".join(f" ({s})" for s in sets)
-        print(f"| {name} | {n} | {epochs} | {run_s / 3600:.3f} | {total:.1f} |")
-    print(f"| **all** | | | | **{grand:.1f}** |")
+        print(f"| {name} | {n} | {epochs} | {run_s / 60:.1f} | {total:.2f} |")
+    print(f"| **all** | | | | **{grand:.2f}** |")
+    print()
+    print("(Extrapolated from the timed runs in experiments/cost-measured.csv by "
+          "scripts/net_cost.py; CPU time of one thread, so N cores take about 1/N of it in wall "
+          "time when the runs are spread over them.)")
 
 
 if __name__ == "__main__":
