@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Needs the data (fetched into $QNET_DATA_DIR, else data/, if missing). The reduced default
+# (main.toml, big-sr.toml: MNIST, 1,500 training images, 3 epochs, 4 step sizes): results
+# in results/table1-cnn*/ and results/table.md. FULL=1: full.toml and full-big-sr.toml
+# (60k images, both data sets, 20 epochs, 7 step sizes; about 70 CPU-hours, see README.md),
+# results in results/table1-cnn-full*/ and results/table-full.md. Per sweep: runs.csv,
+# summary.csv, fits.csv, best.csv (`qnet-exp select --by val_error`: the step size per
+# method, batch and data set), curves.csv and layers.csv (scripts/net_collect.py).
+set -euo pipefail
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+cd "$HERE"
+source "$HERE/../lib.sh"
+need_data
+cfgs=(main.toml big-sr.toml)
+suffix=""
+if [ "${FULL:-0}" = 1 ]; then
+    cfgs=(full.toml full-big-sr.toml)
+    suffix=-full
+fi
+for cfg in "${cfgs[@]}"; do
+    name=$(sed -n 's/^name *= *"\(.*\)"/\1/p' "$cfg")
+    run_sweep "$cfg" --set problem.data_dir="$DATA"
+    "$QNET" select "$OUT/$name" --by val_error --within dataset,method,batch -q
+    cp "$OUT/$name/best.csv" "$RES/$name/"
+    python3 "$ROOT/scripts/net_collect.py" "$OUT/$name" "$RES/$name"
+done
+python3 "$ROOT/scripts/net_table.py" table1 "$RES/table1-cnn$suffix" "$RES/table1-cnn$suffix-big-sr" \
+    >"$RES/table$suffix.md"
+cat "$RES/table$suffix.md"
+plot plot_net.py lr "$RES/table1-cnn$suffix" "$RES/table1-cnn$suffix-big-sr" --out "lr-grid$suffix.png"
