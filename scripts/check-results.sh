@@ -20,12 +20,17 @@
 # differs or any experiment fails. The network experiments need the data sets
 # (scripts/fetch-data.sh runs if they are missing; $QNET_DATA_DIR is honoured).
 #
-# Checked by default (what CI runs; 7.4 min measured on a busy shared 2-core machine, 5
-# CPU-minutes: ~50 s convex and toy, the rest table1-mlp and weight-flips): every convex
-# and toy experiment and the reduced network sweeps (table1-mlp, weight-flips). Not by
-# default: table1-mlp-full, the full Table 1 (FULL=1, 14 min on 2 idle cores, 40 on a busy
-# machine); --only table1-mlp-full checks it. The header prints the CPU for the record;
-# results do not depend on it (see experiments/README.md).
+# Checked by default (what CI runs): every convex and toy experiment (~50 CPU-s) and the
+# reduced network sweeps, measured 2026-12-01 on a shared 2-core machine in CPU-seconds
+# (user + sys of each `--only NAME` check, less the ~45 s rebuild each one does):
+# table1-cnn ~250, table1-mlp ~125, weight-flips-cnn ~70, sr-step-sensitivity ~35,
+# weight-flips ~30, batch-size-flips ~25: about 9 CPU-minutes for the networks, so about
+# 5 minutes of wall time on 2 idle cores (far more when the machine is shared). Not by
+# default: the full versions (FULL=1; *-full in --list: table1-mlp-full, table1-cnn-full,
+# weight-flips-cnn-full, batch-size-flips-full, sr-step-sensitivity-full; their CPU-hours
+# are in each experiment's README); --only NAME-full checks one. An experiment's full
+# results are its results/ files and folders whose name has "-full" in it. The header
+# prints the CPU for the record; results do not depend on it (see experiments/README.md).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
