@@ -13,10 +13,14 @@
 #   KEEP=1      keep the work folder even when the test passes
 # Works from any current folder. Exits 0 on PASS, non-zero on any failure.
 #
+# The jobs are submitted by `qnet-exp slurm CONFIG --out OUT --array-size N --time 10 --submit`
+# (see submit_sweep), which writes the two scripts and the job logs to OUT/<sweep>/slurm/.
+#
 # What it checks: every array task and the summarize job end COMPLETED with exit 0; the
-# sweep folder holds exactly the runs `qnet-exp plan` lists, no temporary folders; and
-# runs.csv (minus its wall_s column), summary.csv, fits.csv and every run's metrics.csv are
-# byte-identical to those of `qnet-exp run` of the same config in one local process.
+# sweep folder holds exactly the runs `qnet-exp plan` lists (and the slurm/ folder), no
+# temporary folders or claims; and runs.csv (minus its wall_s column), summary.csv, fits.csv
+# and every run's metrics.csv are byte-identical to those of `qnet-exp run` of the same
+# config in one local process.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -58,8 +62,9 @@ chmod 755 "$WORK"
 CFG=$WORK/$SWEEP.toml
 SLURM_OUT=$WORK/slurm
 LOCAL_OUT=$WORK/local
-LOGS=$WORK/logs
-mkdir -p "$SLURM_OUT" "$LOCAL_OUT" "$LOGS"
+# Where `qnet-exp slurm` puts the job logs.
+LOGS=$SLURM_OUT/$SWEEP/slurm/logs
+mkdir -p "$SLURM_OUT" "$LOCAL_OUT"
 ARRAY_ID=
 SUMMARY_ID=
 RESULT=FAIL
@@ -136,46 +141,18 @@ fail() {
 }
 
 # Submit the sweep CFG as an N-task job array whose outputs go to OUT, and a summarize job
-# that runs after all of its tasks (afterany); job logs go to LOGS. Sets ARRAY_ID and
-# SUMMARY_ID.
-#
-# This is the one place that knows how a sweep gets onto Slurm. Today it writes the two
-# sbatch scripts itself; once `qnet-exp slurm` exists it becomes (roughly)
-#   ids=$("$QNET" slurm "$cfg" --out "$out" --array-size "$n" --log-dir "$logs" --submit)
-#   read -r ARRAY_ID SUMMARY_ID <<<"$(parse the two ids from $ids)"
+# that runs after all of its tasks (afterany), with `qnet-exp slurm --submit`. Sets ARRAY_ID
+# and SUMMARY_ID. This is the one place that knows how a sweep gets onto Slurm.
 submit_sweep() {
-    local cfg=$1 out=$2 n=$3 logs=$4
-    local q_qnet q_cfg q_out q_sweep
-    q_qnet=$(printf %q "$QNET")
-    q_cfg=$(printf %q "$cfg")
-    q_out=$(printf %q "$out")
-    q_sweep=$(printf %q "$out/$SWEEP")
-    cat >"$WORK/array.sbatch" <<EOF
-#!/bin/bash
-#SBATCH --job-name=qnet-e2e
-#SBATCH --array=0-$((n - 1))
-#SBATCH --cpus-per-task=1
-#SBATCH --time=10
-#SBATCH --signal=B:TERM@60
-#SBATCH --output=$logs/%x-%A_%a.out
-set -euo pipefail
-echo "shard \$((SLURM_ARRAY_TASK_ID + 1))/$n: job \$SLURM_JOB_ID on \$(hostname) at \$(date +%T.%N)"
-exec $q_qnet run $q_cfg --out $q_out --shard \$((SLURM_ARRAY_TASK_ID + 1))/$n --jobs \${SLURM_CPUS_PER_TASK:-1} -q
-EOF
-    cat >"$WORK/summarize.sbatch" <<EOF
-#!/bin/bash
-#SBATCH --job-name=qnet-e2e-summarize
-#SBATCH --cpus-per-task=1
-#SBATCH --time=5
-#SBATCH --output=$logs/%x-%j.out
-set -euo pipefail
-echo "summarize: job \$SLURM_JOB_ID on \$(hostname) at \$(date +%T.%N)"
-exec $q_qnet summarize $q_sweep
-EOF
-    ARRAY_ID=$(sbatch --parsable --chdir="$WORK" "$WORK/array.sbatch")
-    ARRAY_ID=${ARRAY_ID%%;*}
-    SUMMARY_ID=$(sbatch --parsable --chdir="$WORK" --dependency=afterany:"$ARRAY_ID" --kill-on-invalid-dep=yes "$WORK/summarize.sbatch")
-    SUMMARY_ID=${SUMMARY_ID%%;*}
+    local cfg=$1 out=$2 n=$3 said
+    said=$(cd "$WORK" && "$QNET" slurm "$cfg" --out "$out" --array-size "$n" --time 10 --submit) ||
+        fail "qnet-exp slurm --submit failed (exit $?)"
+    printf '%s\n' "$said" | sed 's/^/  | /'
+    ARRAY_ID=$(sed -n 's/^submitted array job \([0-9][0-9]*\) .*/\1/p' <<<"$said")
+    SUMMARY_ID=$(sed -n 's/^submitted summarize job \([0-9][0-9]*\) .*/\1/p' <<<"$said")
+    [[ -n $ARRAY_ID && -n $SUMMARY_ID ]] || fail "no job ids in the output of qnet-exp slurm"
+    grep -qx "#SBATCH --dependency=afterany:$ARRAY_ID" "$out/$SWEEP/slurm/summarize.sbatch" ||
+        fail "the summarize script does not wait for array job $ARRAY_ID"
 }
 
 # Jobs (of these ids) that are not yet over; "?" when squeue fails (not over as far as we know).
@@ -201,7 +178,7 @@ echo "sweep:      $SWEEP, $NRUNS runs, $SHARDS shards; work folder $WORK"
 
 # ---- on Slurm -----------------------------------------------------------------------------
 T_SUBMIT=$(now_ms)
-submit_sweep "$CFG" "$SLURM_OUT" "$SHARDS" "$LOGS"
+submit_sweep "$CFG" "$SLURM_OUT" "$SHARDS"
 echo "submitted:  array job $ARRAY_ID (0-$((SHARDS - 1))), summarize job $SUMMARY_ID (afterany:$ARRAY_ID)"
 T_ARRAY=
 T_SUMMARY=
@@ -252,13 +229,14 @@ drop_wall() {
                   if (!c) { print "no wall_s column" > "/dev/stderr"; exit 1 } }
         { o = ""; for (i = 1; i <= NF; i++) if (i != c) o = o (o == "" ? "" : ",") $i; print o }' "$1"
 }
-entries() { (cd "$1" && find . -mindepth 1 -maxdepth 1 -printf '%y %P\n' | sort); }
+# The entries of a sweep folder, without the slurm/ folder of `qnet-exp slurm`.
+entries() { (cd "$1" && find . -mindepth 1 -maxdepth 1 ! -name slurm -printf '%y %P\n' | sort); }
 
 diff -u --label local --label slurm <(entries "$B") <(entries "$A") >>"$DIFFS" || note "^ entries of the sweep folder differ (local vs slurm)"
-n=$(cd "$A" && find . -mindepth 1 -maxdepth 1 -type d ! -name '.*' | wc -l)
+n=$(cd "$A" && find . -mindepth 1 -maxdepth 1 -type d ! -name '.*' ! -name slurm | wc -l)
 ((n == NRUNS)) || note "slurm sweep folder has $n run folders, plan says $NRUNS"
-tmps=$(cd "$A" && find . -name '.tmp-*' -o -name '*.tmp-*')
-[[ -z $tmps ]] || note "temporary files left in the slurm sweep folder: $tmps"
+tmps=$(cd "$A" && find . -name '.tmp-*' -o -name '*.tmp-*' -o -name '.claim-*')
+[[ -z $tmps ]] || note "temporary files or claims left in the slurm sweep folder: $tmps"
 if [[ -f $A/runs.csv && -f $B/runs.csv ]]; then
     rows=$(($(wc -l <"$A/runs.csv") - 1))
     ((rows == NRUNS)) || note "slurm runs.csv has $rows rows, plan says $NRUNS"
@@ -275,6 +253,7 @@ for f in summary.csv fits.csv; do
 done
 checked=0
 for d in "$B"/*/; do
+    [[ $(basename "$d") != slurm ]] || continue
     id=$(basename "$d")
     if [[ ! -f $A/$id/metrics.csv ]]; then
         note "$id/metrics.csv missing on the slurm side"
@@ -293,5 +272,5 @@ if ((differ)); then
 fi
 echo "compared:   runs.csv (without wall_s), summary.csv, fits.csv and $checked metrics.csv: identical"
 echo "----- summarize job log"
-cat "$LOGS"/qnet-e2e-summarize-*.out
+cat "$LOGS"/*-summarize-*.out
 RESULT=PASS
