@@ -26,6 +26,8 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 # shellcheck source=scripts/ci/slurm-common.sh
 . "$HERE/slurm-common.sh"
+# shellcheck source=scripts/ci/sweep-compare.sh
+. "$HERE/sweep-compare.sh"
 
 UP_DOWN=0
 for a in "$@"; do
@@ -218,59 +220,18 @@ B=$LOCAL_OUT/$SWEEP
 DIFFS=$WORK/diffs.txt
 : >"$DIFFS"
 differ=0
-note() {
-    echo "$*" >>"$DIFFS"
-    differ=1
-}
-# runs.csv without the wall_s column (the only one that may differ between runs).
-drop_wall() {
-    awk -F, '
-        NR == 1 { for (i = 1; i <= NF; i++) if ($i == "wall_s") c = i
-                  if (!c) { print "no wall_s column" > "/dev/stderr"; exit 1 } }
-        { o = ""; for (i = 1; i <= NF; i++) if (i != c) o = o (o == "" ? "" : ",") $i; print o }' "$1"
-}
-# The entries of a sweep folder, without the slurm/ folder of `qnet-exp slurm`.
-entries() { (cd "$1" && find . -mindepth 1 -maxdepth 1 ! -name slurm -printf '%y %P\n' | sort); }
-
-diff -u --label local --label slurm <(entries "$B") <(entries "$A") >>"$DIFFS" || note "^ entries of the sweep folder differ (local vs slurm)"
-n=$(cd "$A" && find . -mindepth 1 -maxdepth 1 -type d ! -name '.*' ! -name slurm | wc -l)
-((n == NRUNS)) || note "slurm sweep folder has $n run folders, plan says $NRUNS"
+compare_sweeps "$B" "$A" "$NRUNS" "$DIFFS" slurm || differ=1
 tmps=$(cd "$A" && find . -name '.tmp-*' -o -name '*.tmp-*' -o -name '.claim-*')
-[[ -z $tmps ]] || note "temporary files or claims left in the slurm sweep folder: $tmps"
-if [[ -f $A/runs.csv && -f $B/runs.csv ]]; then
-    rows=$(($(wc -l <"$A/runs.csv") - 1))
-    ((rows == NRUNS)) || note "slurm runs.csv has $rows rows, plan says $NRUNS"
-    diff -u --label local/runs.csv --label slurm/runs.csv <(drop_wall "$B/runs.csv") <(drop_wall "$A/runs.csv") >>"$DIFFS" || note "^ runs.csv (without wall_s) differs"
-else
-    note "runs.csv missing"
+if [[ -n $tmps ]]; then
+    echo "temporary files or claims left in the slurm sweep folder: $tmps" >>"$DIFFS"
+    differ=1
 fi
-for f in summary.csv fits.csv; do
-    if [[ -f $A/$f && -f $B/$f ]]; then
-        diff -u "$B/$f" "$A/$f" >>"$DIFFS" || note "^ $f differs"
-    else
-        note "$f missing"
-    fi
-done
-checked=0
-for d in "$B"/*/; do
-    [[ $(basename "$d") != slurm ]] || continue
-    id=$(basename "$d")
-    if [[ ! -f $A/$id/metrics.csv ]]; then
-        note "$id/metrics.csv missing on the slurm side"
-    elif ! cmp -s "$B/$id/metrics.csv" "$A/$id/metrics.csv"; then
-        diff -u "$B/$id/metrics.csv" "$A/$id/metrics.csv" | head -20 >>"$DIFFS"
-        note "^ $id/metrics.csv differs"
-    fi
-    checked=$((checked + 1))
-done
-((checked == NRUNS)) || note "local sweep folder has $checked run folders, plan says $NRUNS"
-
 if ((differ)); then
     echo "differences (local vs slurm), first 200 lines of $DIFFS:"
     head -200 "$DIFFS"
     fail "the Slurm results differ from the local ones"
 fi
-echo "compared:   runs.csv (without wall_s), summary.csv, fits.csv and $checked metrics.csv: identical"
+echo "compared:   runs.csv (without wall_s), summary.csv, fits.csv and $COMPARED metrics.csv: identical"
 echo "----- summarize job log"
 cat "$LOGS"/*-summarize-*.out
 RESULT=PASS
