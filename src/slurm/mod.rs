@@ -801,7 +801,7 @@ echo "qnet-exp summarize: job ${SLURM_JOB_ID:-?} on $(hostname) at $(date '+%F %
         let mut j = job();
         j.unsets = vec!["quant.grid".into()];
         let s = render_array(&j).unwrap();
-        assert!(s.contains(" sweep.toml --unset quant.grid --set optim.lr=0.01 "), "{s}");
+        assert!(s.contains("/sweep.toml --unset quant.grid --set optim.lr=0.01 "), "{s}");
         j.unsets = vec!["a=b".into()];
         assert!(render_array(&j).unwrap_err()[0].contains("--unset"));
         let s = render_summarize(&job(), None).unwrap();
