@@ -15,12 +15,15 @@
 #
 # The jobs are submitted by `qnet-exp slurm CONFIG --out OUT --array-size N --time 10 --submit`
 # (see submit_sweep), which writes the two scripts and the job logs to OUT/<sweep>/slurm/.
+# The sweep is submitted twice, as a user resumes after a time-out or a preemption: the
+# first array is cancelled (scancel: SIGTERM, SIGKILL after KillWait) once a run is
+# finished, then the same command is submitted again and must complete the sweep.
 #
-# What it checks: every array task and the summarize job end COMPLETED with exit 0; the
-# sweep folder holds exactly the runs `qnet-exp plan` lists (and the slurm/ folder), no
-# temporary folders or claims; and runs.csv (minus its wall_s column), summary.csv, fits.csv
-# and every run's metrics.csv are byte-identical to those of `qnet-exp run` of the same
-# config in one local process.
+# What it checks: every task of the second array and its summarize job end COMPLETED with
+# exit 0; the sweep folder holds exactly the runs `qnet-exp plan` lists (and the slurm/
+# folder), no temporary folders or claims; and runs.csv (minus its wall_s column),
+# summary.csv, fits.csv and every run's metrics.csv are byte-identical to those of
+# `qnet-exp run` of the same config in one local process.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -69,9 +72,11 @@ LOGS=$SLURM_OUT/$SWEEP/slurm/logs
 mkdir -p "$SLURM_OUT" "$LOCAL_OUT"
 ARRAY_ID=
 SUMMARY_ID=
+# Every job id submitted, to cancel what is left at exit.
+ALL_JOBS=()
 RESULT=FAIL
 
-# A small convex sweep: 3 methods x 2 step sizes x 5 seeds = 30 runs of ~20 ms each, so
+# A small convex sweep: 3 methods x 2 step sizes x 5 seeds = 30 runs of ~0.1 s each, so
 # that the 4 shards get 8, 8, 7 and 7 runs.
 cat >"$CFG" <<EOF
 name = "$SWEEP"
@@ -94,7 +99,7 @@ lr = [0.05, 0.01]
 batch = 10
 
 [run]
-steps = 20000
+steps = 100000
 seeds = 5
 log_every = 200
 EOF
@@ -117,8 +122,8 @@ dump_logs() {
 finish() {
     local rc=$? verdict
     # Never leave our jobs behind.
-    if [[ -n $ARRAY_ID$SUMMARY_ID ]] && [[ -n $(squeue -h -j "${ARRAY_ID:-0},${SUMMARY_ID:-0}" -o %i 2>/dev/null) ]]; then
-        scancel ${ARRAY_ID:+"$ARRAY_ID"} ${SUMMARY_ID:+"$SUMMARY_ID"} 2>/dev/null || true
+    if ((${#ALL_JOBS[@]})) && [[ -n $(squeue -h -j "$(IFS=,; echo "${ALL_JOBS[*]}")" -o %i 2>/dev/null) ]]; then
+        scancel "${ALL_JOBS[@]}" 2>/dev/null || true
     fi
     if [[ $RESULT == PASS ]]; then
         if [[ ${KEEP:-0} == 1 ]]; then echo "work folder kept: $WORK"; else rm -rf "$WORK"; fi
@@ -153,6 +158,7 @@ submit_sweep() {
     ARRAY_ID=$(sed -n 's/^submitted array job \([0-9][0-9]*\) .*/\1/p' <<<"$said")
     SUMMARY_ID=$(sed -n 's/^submitted summarize job \([0-9][0-9]*\) .*/\1/p' <<<"$said")
     [[ -n $ARRAY_ID && -n $SUMMARY_ID ]] || fail "no job ids in the output of qnet-exp slurm"
+    ALL_JOBS+=("$ARRAY_ID" "$SUMMARY_ID")
     grep -qx "#SBATCH --dependency=afterany:$ARRAY_ID" "$out/$SWEEP/slurm/summarize.sbatch" ||
         fail "the summarize script does not wait for array job $ARRAY_ID"
 }
@@ -178,10 +184,35 @@ echo "qnet-exp:   $QNET ($("$QNET" --version))"
 echo "slurm:      $(sinfo --version), node $(sinfo -h -o '%n %c CPUs %t' | head -1)"
 echo "sweep:      $SWEEP, $NRUNS runs, $SHARDS shards; work folder $WORK"
 
-# ---- on Slurm -----------------------------------------------------------------------------
+finished_runs() { find "$SLURM_OUT/$SWEEP" -mindepth 2 -maxdepth 2 -name status.toml 2>/dev/null | wc -l; }
+
+# ---- on Slurm, cancelled once a run is finished ---------------------------------------------
+t=$(now_ms)
+submit_sweep "$CFG" "$SLURM_OUT" "$SHARDS"
+echo "submitted:  array job $ARRAY_ID (0-$((SHARDS - 1))), summarize job $SUMMARY_ID (afterany:$ARRAY_ID), to be cancelled"
+deadline=$((t + TIMEOUT * 1000))
+while (($(finished_runs) == 0)) && [[ -n $(live_jobs "$ARRAY_ID") ]]; do
+    (($(now_ms) < deadline)) || fail "no run finished within $TIMEOUT s"
+    sleep 0.05
+done
+scancel "$ARRAY_ID" "$SUMMARY_ID"
+while [[ -n $(live_jobs "$ARRAY_ID,$SUMMARY_ID") ]]; do
+    (($(now_ms) < deadline)) || fail "the cancelled jobs did not end within $TIMEOUT s"
+    sleep 0.1
+done
+DONE1=$(finished_runs)
+echo "cancelled:  $(elapsed "$t" "$(now_ms)") s after submission, with $DONE1 of $NRUNS runs finished"
+while read -r task state code; do
+    echo "  array task $task: $state exit $code"
+done < <(job_states "$ARRAY_ID")
+if ((DONE1 == NRUNS)); then
+    echo "  (every run finished before the cancel: the resubmission below has nothing to resume)"
+fi
+
+# ---- on Slurm, the same command again -------------------------------------------------------
 T_SUBMIT=$(now_ms)
 submit_sweep "$CFG" "$SLURM_OUT" "$SHARDS"
-echo "submitted:  array job $ARRAY_ID (0-$((SHARDS - 1))), summarize job $SUMMARY_ID (afterany:$ARRAY_ID)"
+echo "resubmitted: array job $ARRAY_ID (0-$((SHARDS - 1))), summarize job $SUMMARY_ID (afterany:$ARRAY_ID)"
 T_ARRAY=
 T_SUMMARY=
 deadline=$((T_SUBMIT + TIMEOUT * 1000))
