@@ -105,7 +105,7 @@ pub struct SlurmArgs {
     #[arg(long, value_name = "P")]
     pub partition: Option<String>,
     /// Time limit of each array task, in Slurm's syntax (30, 2:00:00, 1-12, ...); the task
-    /// then gets SIGTERM 120 s before it and stops cleanly.
+    /// then gets SIGTERM 120 s before it (half of a shorter limit) and stops cleanly.
     #[arg(long, value_name = "T")]
     pub time: Option<String>,
     /// CPUs of each array task: the runs it computes at once (its --jobs).
