@@ -1,13 +1,20 @@
 #!/usr/bin/env bash
-# Rerun every convex experiment from scratch (a few minutes on 2 cores) and redraw the plots.
+# Rerun every experiment from scratch (convex, toy and the two reduced network ones: a few
+# minutes on 2 cores) into the committed results/ folders, and redraw the plots. Stops on
+# the first error. Works from any folder. The environment of ./lib.sh applies (JOBS=N,
+# PLOTS=0 to skip the plots, RESULTS_DIR, OUT, QNET, QNET_DATA_DIR); FULL=1 is not passed
+# on: run `FULL=1 experiments/table1-mlp/run.sh` for the full Table 1.
 # Usage: experiments/run_all.sh [NAME...]   (default: all)
 set -euo pipefail
-cd "$(dirname "$0")"
+cd "$(dirname "${BASH_SOURCE[0]}")"
 names=("$@")
 [ ${#names[@]} -gt 0 ] || names=(sr-floor-vs-delta sr-floor-vs-dim sr-floor-vs-batch floor-vs-step-size r-stall logistic bc-rounding-on-a-quadratic toy-sr-step-odds toy-2d-where-they-sit toy-sr-batch toy-paper-check table1-mlp weight-flips)
 for n in "${names[@]}"; do
+    [ -f "$n/run.sh" ] || { echo "run_all.sh: no experiment '$n' (no $n/run.sh)" >&2; exit 1; }
+done
+for n in "${names[@]}"; do
     echo "== $n"
     start=$SECONDS
-    (cd "$n" && bash run.sh)
+    FULL=0 bash "$n/run.sh"
     echo "== $n: $((SECONDS - start)) s"
 done

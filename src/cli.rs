@@ -34,6 +34,19 @@ pub enum Command {
         /// A sweep folder, e.g. results/quickstart
         dir: PathBuf,
     },
+    /// Choose, per group, the configuration with the lowest mean of a measure over seeds
+    /// (e.g. the step size with the best validation error per method) and write best.csv.
+    Select {
+        /// A sweep folder, e.g. results/table1-cnn
+        dir: PathBuf,
+        /// The measure to minimise (a summary.csv stem: val_error, best_val_error, tail_gap, ...).
+        #[arg(long, default_value = "val_error")]
+        by: String,
+        /// Parameter columns that define the groups, comma-separated (e.g. method,batch);
+        /// every other swept parameter is a candidate's choice.
+        #[arg(long, value_delimiter = ',')]
+        within: Vec<String>,
+    },
     /// Print the table of every config key (markdown, as in the README).
     Keys,
     /// Write the sbatch scripts that run these sweeps on Slurm as a job array of shards
@@ -61,7 +74,7 @@ pub struct SweepArgs {
 pub struct RunArgs {
     #[command(flatten)]
     pub sweep: SweepArgs,
-    /// Output folder; each sweep writes to OUT/<name>/.
+    /// Output folder; each sweep writes to OUT/NAME/ (NAME is the config's name key).
     #[arg(long, default_value = "results")]
     pub out: PathBuf,
     /// Runs in parallel (default: all cores).

@@ -50,19 +50,7 @@ fn load(args: &SweepArgs, builtin_default: bool) -> Result<Vec<Sweep>, Error> {
         }
         return Err(Error::input("no config files given"));
     }
-    let mut sweeps = Vec::new();
-    let mut errors = Vec::new();
-    for path in &args.configs {
-        match config::load_sweep(path, &overrides) {
-            Ok(s) => sweeps.push(s),
-            Err(e) => errors.extend(e),
-        }
-    }
-    if errors.is_empty() {
-        Ok(sweeps)
-    } else {
-        Err(Error::Input(errors))
-    }
+    config::load_sweeps(&args.configs, &overrides).map_err(Error::Input)
 }
 
 fn dispatch(cli: &Cli) -> Result<(), Error> {
@@ -110,7 +98,7 @@ fn dispatch(cli: &Cli) -> Result<(), Error> {
             };
             let stop = sweep::signals::install(Duration::from_secs(args.grace), cli.quiet)
                 .map_err(|e| Error::input(format!("cannot install signal handlers: {e}")))?;
-            let reports = sweep::run(&sweeps, &opts, &stop)?;
+            let sweep::RunOutcome { reports, left_out } = sweep::run(&sweeps, &opts, &stop)?;
             if !cli.quiet {
                 for r in &reports {
                     sweep::print_report(r);
@@ -120,8 +108,18 @@ fn dispatch(cli: &Cli) -> Result<(), Error> {
                 return Err(e);
             }
             let failed: usize = reports.iter().map(|r| r.failed + r.summary_error.is_some() as usize).sum();
-            if failed > 0 {
-                return Err(Error::RunsFailed(failed));
+            if failed + left_out > 0 {
+                return Err(Error::RunsFailed(failed + left_out));
+            }
+            Ok(())
+        }
+        Command::Select { dir, by, within } => {
+            if !dir.is_dir() {
+                return Err(Error::input(format!("{}: no such sweep folder", dir.display())));
+            }
+            let table = qnet_exp::output::select::select(dir, by, within).map_err(Error::input)?;
+            if !cli.quiet {
+                say(format_args!("{}", table.trim_end()));
             }
             Ok(())
         }
@@ -149,6 +147,15 @@ fn dispatch(cli: &Cli) -> Result<(), Error> {
                     groups.len()
                 ));
                 say(format_args!("{}", qnet_exp::output::table::floor_table(&groups).trim_end()));
+            }
+            // Shards still running, or an interrupted sweep: say so, the summary is partial.
+            let found: usize = groups.iter().map(|g| g.n + g.n_failed).sum();
+            if let Some(planned) = qnet_exp::sweep::provenance::planned_runs(dir).filter(|&p| found < p) {
+                tracing::warn!(
+                    "{}: incomplete: {found} of the {planned} runs of the last `qnet-exp run` are here (shards still \
+                     running, or an interrupted sweep: rerun the same command to complete it)",
+                    dir.display()
+                );
             }
             Ok(())
         }

@@ -1,7 +1,10 @@
 //! End-to-end runs of the binary on small configs.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
+
+use common::{column, qnet, read, run_dirs, setup, text};
+use std::path::Path;
+use std::process::Output;
 
 const TINY: &str = r#"
 name = "tiny"
@@ -19,35 +22,6 @@ steps = 400
 seeds = 2
 log_every = 50
 "#;
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_qnet-exp"))
-}
-
-fn qnet(args: &[&str], cwd: &Path) -> Output {
-    bin().args(args).current_dir(cwd).output().unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn setup(config: &str) -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("tiny.toml");
-    std::fs::write(&cfg, config).unwrap();
-    (dir, cfg)
-}
-
-fn run_dirs(sweep: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(sweep)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.is_dir() && !p.file_name().unwrap().to_string_lossy().starts_with('.'))
-        .collect();
-    v.sort();
-    v
-}
 
 /// Every file of a sweep folder, runs.csv without its wall_s column.
 fn snapshot(sweep: &Path) -> Vec<(String, String)> {
@@ -250,6 +224,36 @@ fn summarize_reproduces_the_csvs_byte_for_byte() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
     assert!(text(&o.stderr).contains("no run folders found"), "{}", text(&o.stderr));
     assert!(!dir.path().join("results/summary.csv").exists());
+}
+
+/// `select` keeps, per method, the step size with the lowest mean over seeds, checked
+/// against summary.csv itself; and it reads an existing sweep only.
+#[test]
+fn select_keeps_the_best_step_size_per_method() {
+    let (dir, cfg) = setup(TINY);
+    assert!(qnet(&["run", cfg.to_str().unwrap(), "-q"], dir.path()).status.success());
+    let o = qnet(&["select", "results/tiny", "--by", "tail_gap", "--within", "method"], dir.path());
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let best = read(&dir.path().join("results/tiny/best.csv"));
+    let summary = read(&dir.path().join("results/tiny/summary.csv"));
+    let (methods, lrs, means) = (column(&summary, "method"), column(&summary, "lr"), column(&summary, "tail_gap_mean"));
+    let mut order = methods.clone();
+    order.dedup();
+    assert_eq!(column(&best, "method"), order, "one row per method, in summary order");
+    assert_eq!(order.len(), 4);
+    for (i, m) in column(&best, "method").iter().enumerate() {
+        let rows: Vec<usize> = (0..methods.len()).filter(|&j| &methods[j] == m).collect();
+        let win = *rows
+            .iter()
+            .min_by(|&&a, &&b| means[a].parse::<f64>().unwrap().total_cmp(&means[b].parse().unwrap()))
+            .unwrap();
+        assert_eq!(column(&best, "lr")[i], lrs[win], "{m}: {best}");
+        assert_eq!(column(&best, "by_mean")[i], means[win]);
+        assert_eq!(column(&best, "candidates")[i], rows.len().to_string());
+    }
+    let o = qnet(&["select", "results/none"], dir.path());
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o.stderr).contains("results/none"), "{}", text(&o.stderr));
 }
 
 #[test]

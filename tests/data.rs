@@ -1,8 +1,9 @@
-//! The data loaders on the real files, when `scripts/fetch-data.sh` has fetched them into
-//! `$QNET_DATA_DIR` or `data/`. Absent data is reported as SKIPPED and the test passes.
-//! The expected values are the known facts listed in DATA.md.
+//! The data loaders on the real files that `scripts/fetch-data.sh` fetches into
+//! `$QNET_DATA_DIR` or `data/` (the tests are `#[ignore]`d; CI fetches the data and runs them
+//! with `--include-ignored`). The expected values are published facts about the data sets:
+//! MNIST's label counts, first labels and mean pixel, Fashion-MNIST's first labels, the
+//! first labels of the CIFAR-10 test batch.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -17,36 +18,27 @@ fn root() -> PathBuf {
     }
 }
 
-/// Prints a SKIPPED line straight to stderr, so that it shows even though the test harness
-/// captures `eprintln!` of passing tests.
-fn skipped(why: &str) {
-    let _ = std::io::stderr().write_all(format!("SKIPPED: {why}\n").as_bytes());
-}
-
-/// The data folder if every file of `name`'s `split` is there (raw or .gz); else prints why
-/// the test is skipped and returns None.
-fn present(name: DatasetName, split: Split) -> Option<PathBuf> {
+/// The data folder; every file of `name`'s `split` must be there (raw or .gz).
+fn present(name: DatasetName, split: Split) -> PathBuf {
     let dir = root();
     let missing: Vec<PathBuf> = name
         .files(&dir, split)
         .into_iter()
         .filter(|p| !p.is_file() && !PathBuf::from(format!("{}.gz", p.display())).is_file())
         .collect();
-    if missing.is_empty() {
-        Some(dir)
-    } else {
-        skipped(&format!(
-            "{name} {split} not found in {} (missing {}); run scripts/fetch-data.sh",
-            dir.display(),
-            missing[0].display()
-        ));
-        None
-    }
+    assert!(
+        missing.is_empty(),
+        "{name} {split} not found in {} (missing {}); run scripts/fetch-data.sh",
+        dir.display(),
+        missing[0].display()
+    );
+    dir
 }
 
 #[test]
+#[ignore = "needs scripts/fetch-data.sh"]
 fn mnist_train_matches_known_facts() {
-    let Some(dir) = present(DatasetName::Mnist, Split::Train) else { return };
+    let dir = present(DatasetName::Mnist, Split::Train);
     let t = Instant::now();
     let s = load(DatasetName::Mnist, &dir, Split::Train, None).unwrap();
     eprintln!("MNIST train: 60000 x 784 loaded in {:.3} s", t.elapsed().as_secs_f64());
@@ -61,11 +53,10 @@ fn mnist_train_matches_known_facts() {
 }
 
 #[test]
+#[ignore = "needs scripts/fetch-data.sh"]
 fn mnist_test_and_standardize() {
-    let (Some(dir), Some(_)) = (present(DatasetName::Mnist, Split::Test), present(DatasetName::Mnist, Split::Train))
-    else {
-        return;
-    };
+    let dir = present(DatasetName::Mnist, Split::Test);
+    present(DatasetName::Mnist, Split::Train);
     let mut test = load(DatasetName::Mnist, &dir, Split::Test, None).unwrap();
     assert_eq!((test.n, test.features), (10000, 784));
     assert_eq!(&test.labels[..10], &[7, 2, 1, 0, 4, 1, 4, 9, 5, 9]);
@@ -86,13 +77,14 @@ fn mnist_test_and_standardize() {
 }
 
 #[test]
+#[ignore = "needs scripts/fetch-data.sh"]
 fn fashion_mnist_matches_known_facts() {
-    let Some(dir) = present(DatasetName::FashionMnist, Split::Train) else { return };
+    let dir = present(DatasetName::FashionMnist, Split::Train);
     let s = load(DatasetName::FashionMnist, &dir, Split::Train, None).unwrap();
     assert_eq!((s.n, s.features), (60000, 784));
     assert_eq!(&s.labels[..10], &[9, 0, 0, 3, 0, 2, 7, 2, 5, 5]);
     assert_eq!(s.label_counts(), [6000; 10]);
-    let Some(dir) = present(DatasetName::FashionMnist, Split::Test) else { return };
+    let dir = present(DatasetName::FashionMnist, Split::Test);
     let s = load(DatasetName::FashionMnist, &dir, Split::Test, None).unwrap();
     assert_eq!((s.n, s.label_counts()), (10000, [1000; 10]));
 }
@@ -113,14 +105,15 @@ fn labels_from_png_names(dir: &Path) -> Option<Vec<u8>> {
 }
 
 #[test]
+#[ignore = "needs scripts/fetch-data.sh"]
 fn cifar10_sample_labels_match_png_names() {
-    let Some(dir) = present(DatasetName::Cifar10, Split::Test) else { return };
+    let dir = present(DatasetName::Cifar10, Split::Test);
     let s = load(DatasetName::Cifar10, &dir, Split::Test, None).unwrap();
     assert_eq!((s.n, s.features, s.images.len()), (20, 3072, 20 * 3072));
     let png_dir = dir.join("cifar10").join("sample_png");
     match labels_from_png_names(&png_dir) {
         Some(expected) if expected.len() == 20 => assert_eq!(s.labels, expected, "labels vs PNG names"),
-        _ => skipped(&format!("PNG-name check: no 20 cifar10_NN_L.png in {}", png_dir.display())),
+        _ => panic!("no 20 cifar10_NN_L.png in {} (scripts/fetch-data.sh keeps them)", png_dir.display()),
     }
     // The foolbox sample is the head of the real test batch: DATA.md's first 10 labels.
     assert_eq!(&s.labels[..10], &[3, 8, 8, 0, 6, 6, 1, 6, 3, 1]);

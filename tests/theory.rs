@@ -16,7 +16,7 @@ fn run_sweep(text: &str) -> (tempfile::TempDir, Vec<Group>) {
     let s = parse_sweep(text, "t.toml", &[]).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let opts = sweep::Options { progress: ProgressMode::None, ..sweep::Options::new(dir.path().to_path_buf(), 2) };
-    let mut reports = sweep::run(&[s], &opts, &sweep::Stop::default()).unwrap();
+    let mut reports = sweep::run(&[s], &opts, &sweep::Stop::default()).unwrap().reports;
     assert_eq!(reports[0].failed, 0);
     let groups = std::mem::take(&mut reports[0].groups);
     (dir, groups)

@@ -1,7 +1,8 @@
 //! Toy landscapes end to end: simulation and the exact chain through the CLI.
 
-use std::path::Path;
-use std::process::Command;
+mod common;
+
+use common::{qnet, read};
 
 const TOY: &str = r#"
 name = "toy"
@@ -21,14 +22,6 @@ steps = 20000
 seeds = 2
 log_every = 2000
 "#;
-
-fn qnet(args: &[&str], cwd: &Path) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_qnet-exp")).args(args).current_dir(cwd).output().unwrap()
-}
-
-fn read(p: &Path) -> String {
-    std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
-}
 
 #[test]
 fn toy_sweep_writes_histograms_and_exact_chains() {
@@ -76,7 +69,7 @@ fn toy_sweep_writes_histograms_and_exact_chains() {
         }
     }
     assert_eq!(exact, 2);
-    // The exact E_pi[F] does not depend on the step (PAPER.md: -0.574 at batch 1).
+    // The exact E_pi[F] does not depend on the step (-0.574 at batch 1: docs/THEORY.md, section 4.5).
     let mut rdr = csv::Reader::from_reader(summary.as_bytes());
     let h = rdr.headers().unwrap().clone();
     let col = |n: &str| h.iter().position(|x| x == n).unwrap();

@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
-source ../lib.sh
+set -euo pipefail
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+cd "$HERE"
+source "$HERE/../lib.sh"
 run_sweep config.toml
-$PLOT/plot_floor.py results/bc-quadratic/summary.csv --axis lr --measure tail_gap_latent tail_gap_avg \
-    --title "BC on a quadratic: latent and averaged-deployed floors" --out bc-latent.png
+plot plot_floor.py "$RES"/bc-quadratic/summary.csv --axis lr --measure tail_gap_latent tail_gap_avg \
+    --bound --title "BC on a quadratic: latent and averaged-deployed floors" --out bc-latent.png

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-source ../lib.sh
+set -euo pipefail
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+cd "$HERE"
+source "$HERE/../lib.sh"
 run_sweep const.toml
 run_sweep theory.toml
-$PLOT/plot_floor.py results/step-const/summary.csv --axis lr --measure tail_gap tail_gap_latent \
-    --title "Floors against a constant step size" --out floor-lr.png
-$PLOT/plot_gap.py "$OUT/step-theory" --where seed=0 --column gap gap_avg --bound --label method \
+plot plot_floor.py "$RES"/step-const/summary.csv --axis lr --measure tail_gap tail_gap_latent \
+    --bound --title "Floors against a constant step size" --out floor-lr.png
+plot plot_gap.py "$OUT/step-theory" --column gap gap_avg --bound --label method \
     --title "alpha_t = 1/(mu (t+1)): gap, averaged gap and the bound" --out gap-theory.png

@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
-source ../lib.sh
+set -euo pipefail
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+cd "$HERE"
+source "$HERE/../lib.sh"
 run_sweep config.toml
-$PLOT/plot_floor.py results/sr-batch/summary.csv --axis batch --measure tail_gap tail_gap_latent \
-    --theory sr:floor_sr --title "SR and BC floors against the batch size" --out floor-batch.png
+plot plot_floor.py "$RES"/sr-batch/summary.csv --axis batch --measure tail_gap tail_gap_latent \
+    --theory sr:floor_sr --bound --title "SR and BC floors against the batch size" --out floor-batch.png

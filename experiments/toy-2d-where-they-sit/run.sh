@@ -1,4 +1,7 @@
 #!/usr/bin/env bash
-source ../lib.sh
+set -euo pipefail
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+cd "$HERE"
+source "$HERE/../lib.sh"
 run_sweep config.toml
-$PLOT/plot_heatmap.py "$OUT/toy-2d" --where seed=0 --out figure2.png
+plot plot_heatmap.py "$OUT/toy-2d" --out figure2.png

@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
-source ../lib.sh
+set -euo pipefail
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+cd "$HERE"
+source "$HERE/../lib.sh"
 run_sweep config.toml
-$PLOT/plot_floor.py results/toy-batch/summary.csv --axis batch --measure mean_f p_min \
+plot plot_floor.py "$RES"/toy-batch/summary.csv --axis batch --measure mean_f p_min \
     --title "SR (exact and simulated) and BC against the batch size" --out batch.png

@@ -102,13 +102,17 @@ def build(torch, sizes, batch_norm, seed):
 class Trainer:
     """One method's model, optimizer and per-step work."""
 
-    def __init__(self, torch, method, sizes, batch_norm, lr, adam, seed):
+    def __init__(self, torch, method, sizes, batch_norm, lr, adam, seed, built=None):
+        """`built`: a ready `(model, layers)` pair (torch_cnn.py's CNN) instead of the MLP of
+        `sizes`; every layer's weight is quantized."""
         self.torch, self.method = torch, method
-        self.model, self.linears = build(torch, sizes, batch_norm, seed)
+        self.model, self.linears = built if built is not None else build(torch, sizes, batch_norm, seed)
         self.model.train()
         self.weights = [l.weight for l in self.linears]
-        # BinaryConnect's per-layer binary scale s = sqrt(1.5 / (fan_in + fan_out)).
-        self.scales = [math.sqrt(1.5 / (w.shape[0] + w.shape[1])) for w in self.weights]
+        # BinaryConnect's per-layer binary scale s = sqrt(1.5 / (fan_in + fan_out)), with a
+        # convolution's fans C_in k k and C_out k k (as xavier_uniform_ and qnet-exp count them).
+        fans = [torch.nn.init._calculate_fan_in_and_fan_out(w) for w in self.weights]
+        self.scales = [math.sqrt(1.5 / (fi + fo)) for fi, fo in fans]
         other = [p for n, p in self.model.named_parameters() if not n.endswith("weight") or p.dim() == 1]
         kw = {"lr": lr, "betas": (0.9, 0.999), "eps": 1e-8}
         if adam == "fused":

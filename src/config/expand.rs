@@ -18,12 +18,43 @@ pub struct Sweep {
     pub runs: Vec<RunSpec>,
     /// Combinations dropped because they duplicate another run.
     pub collapsed: usize,
+    /// Keys set by --set that apply to no run of this sweep (an error only if they apply to
+    /// no run of any sweep of the invocation: see [`check_overrides_used`]).
+    pub unused_set: Vec<&'static str>,
+}
+
+/// `--set` keys that apply to no run of any of these sweeps: one error each.
+pub fn check_overrides_used(sweeps: &[Sweep]) -> Vec<String> {
+    let Some(first) = sweeps.first() else { return Vec::new() };
+    first
+        .unused_set
+        .iter()
+        .filter(|k| sweeps.iter().all(|s| s.unused_set.contains(k)))
+        .map(|k| {
+            let applies = super::schema::key(k).map_or("", |s| s.applies);
+            let what = if sweeps.len() > 1 { "any of these sweeps" } else { "this sweep" };
+            format!("--set: {k}: set, but applies to no run of {what} (used when {applies})")
+        })
+        .collect()
 }
 
 /// Expand a validated file into its runs. Every problem of the file comes out in one
 /// round: the parser's, the resolver's (values that do not go together) and keys that
 /// apply to no run.
-pub fn expand(mut def: SweepDef) -> Result<Sweep, Vec<String>> {
+pub fn expand(def: SweepDef) -> Result<Sweep, Vec<String>> {
+    let s = expand_lenient(def)?;
+    // Alone, a --set that applies to nothing is a mistake.
+    let e = check_overrides_used(std::slice::from_ref(&s));
+    if e.is_empty() {
+        Ok(s)
+    } else {
+        Err(e)
+    }
+}
+
+/// [`expand`] without the check that every --set key applies to some run (for several
+/// configs given together, where a key may apply to some of them only).
+pub fn expand_lenient(mut def: SweepDef) -> Result<Sweep, Vec<String>> {
     let src = def.source.clone();
     let mut errors: Vec<String> = std::mem::take(&mut def.errors);
     let seeds = match def.scalar("run.seeds") {
@@ -89,22 +120,23 @@ pub fn expand(mut def: SweepDef) -> Result<Sweep, Vec<String>> {
         }
         break;
     }
+    let mut unused_set = Vec::new();
     for (k, _) in &def.given {
         let structural = matches!(k.path, "name" | "run.seeds" | "run.seed_index");
-        if !structural && !used.contains(k.path) {
-            let (origin, hint) = if def.from_set.iter().any(|p| p == k.path) {
-                ("--set", String::new())
-            } else {
-                (src.as_str(), format!("; leave it out with --unset {}", k.path))
-            };
+        if structural || used.contains(k.path) {
+            continue;
+        }
+        if def.from_set.iter().any(|p| p == k.path) {
+            unused_set.push(k.path);
+        } else {
             errors.push(format!(
-                "{origin}: {}: set, but applies to no run of this sweep (used when {}){hint}",
-                k.path, k.applies
+                "{src}: {}: set, but applies to no run of this sweep (used when {}); leave it out with --unset {}",
+                k.path, k.applies, k.path
             ));
         }
     }
     if errors.is_empty() {
-        Ok(Sweep { def, runs, collapsed })
+        Ok(Sweep { def, runs, collapsed, unused_set })
     } else {
         Err(errors)
     }

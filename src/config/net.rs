@@ -27,6 +27,8 @@ pub struct NetSpec {
     pub arch: NetArch,
     pub batch_norm: bool,
     pub train_size: Option<usize>,
+    /// Fraction of the training pool held out for validation.
+    pub val_split: f64,
     pub test_size: Option<usize>,
     pub epochs: u64,
     /// The constant part of the step size (the schedule scales it).
@@ -34,6 +36,12 @@ pub struct NetSpec {
 }
 
 impl NetSpec {
+    /// `(training, validation)` image counts of a pool of `pool` training images.
+    pub fn split(&self, pool: usize) -> (usize, usize) {
+        let val = (self.val_split * pool as f64).round() as usize;
+        (pool - val.min(pool), val.min(pool))
+    }
+
     /// The network for this data set (its image shape and class count).
     pub fn arch(&self) -> Arch {
         let input = self.dataset.shape();
@@ -121,6 +129,7 @@ pub fn resolve(p: &Point, kind: ProblemKind, batch: usize) -> NetSpec {
         arch,
         batch_norm: p.bool("problem.batch_norm"),
         train_size: opt("problem.train_size"),
+        val_split: p.f64("problem.val_split"),
         test_size: opt("problem.test_size"),
         epochs: p.int("run.epochs") as u64,
         lr: match p.required("optim.lr", "") {
@@ -139,8 +148,15 @@ pub fn resolve(p: &Point, kind: ProblemKind, batch: usize) -> NetSpec {
             }
         }
     }
-    if let Some(m) = n.train_size.filter(|&m| batch > m) {
-        p.err(format!("optim.batch = {batch}: larger than problem.train_size = {m}"));
+    if let Some(m) = n.train_size {
+        let (train, val) = n.split(m);
+        if batch > train {
+            p.err(format!(
+                "optim.batch = {batch}: larger than the {train} training images (problem.train_size = {m}, {val} held out by problem.val_split)"
+            ));
+        } else if n.val_split > 0.0 && val == 0 {
+            p.err(format!("problem.val_split = {}: holds out no image of problem.train_size = {m}", n.val_split));
+        }
     }
     if n.batch_norm && batch < 2 {
         p.err("optim.batch = 1: batch normalisation needs at least 2 samples per batch".into());

@@ -1,7 +1,7 @@
 //! TOML text -> validated sweep axes. Collects every error of a file, one line each,
 //! naming the key path (and the nearest valid key for a misspelt one).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
 use super::schema::{self, KeySpec, Ty};
@@ -179,11 +179,13 @@ fn check_values(spec: &KeySpec, value: &toml::Value) -> Result<Vec<Val>, Vec<Str
         v => vec![(String::new(), v)],
     };
     let mut out: Vec<Val> = Vec::new();
+    // The canonical texts of `out` (comparing with each of `out` made long lists quadratic).
+    let mut seen = HashSet::new();
     let mut errs = Vec::new();
     for (idx, v) in items {
         match check_one(spec, v) {
             // The same value twice on an axis would only run the same runs twice.
-            Ok(x) if out.iter().any(|y| y.canon() == x.canon()) => {
+            Ok(x) if !seen.insert(x.canon()) => {
                 errs.push(format!("{idx} = {}: appears twice in the list", clip(&x.canon())))
             }
             Ok(x) => out.push(x),
@@ -264,6 +266,11 @@ fn apply_override(table: &mut toml::Table, ov: &str) -> Result<String, String> {
     let path = path.trim();
     if path.is_empty() || path.split('.').any(|p| p.is_empty()) {
         return Err("expected key.path=value".into());
+    }
+    // Every key is `name` or `section.key`. A deeper path names none, and its tables
+    // (one per part) nested deep enough overflowed the stack when dropped.
+    if path.split('.').count() > 2 {
+        return Err(format!("{}: not a key (keys are `name` or `section.key`)", clip(path)));
     }
     let raw = raw.trim();
     let value = match format!("v = {raw}").parse::<toml::Table>() {

@@ -51,6 +51,9 @@ pub struct RunSpec {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Seeds {
     pub data: u64,
+    /// The split of a network's training images into training and validation ones: the
+    /// same for every method and architecture of a sweep, for a given seed index.
+    pub split: u64,
     pub init: u64,
     pub batches: u64,
     pub rounding: u64,
@@ -255,8 +258,14 @@ pub fn resolve(sweep: &str, p: &Point, seed_index: u64) -> Result<RunSpec, Vec<S
         ProblemSpec::Net(_) => "Shuffle",
     };
     let batch_part = format!("{problem_part};batch={batch};sampling={sampling}");
+    let split_part = canon(
+        identity
+            .iter()
+            .filter(|(k, _)| matches!(*k, "problem.dataset" | "problem.train_size" | "problem.val_split" | "seed")),
+    );
     let seeds = Seeds {
         data: derive(master, &format!("data|{data_part}")),
+        split: derive(master, &format!("split|{split_part}")),
         init: derive(master, &format!("init|{problem_part}")),
         batches: derive(master, &format!("batches|{batch_part}")),
         rounding: derive(master, &format!("rounding|{trajectory}")),

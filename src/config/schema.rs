@@ -82,6 +82,8 @@ pub const KEYS: &[KeySpec] = &[
          "batch normalisation after each convolution and hidden affine map, before the ReLU (as BinaryConnect does)"),
     key!("problem.train_size", "train_size", Ty::Int { min: 2, max: 10_000_000 }, Default::None, true, "networks (optional)",
          "use the first N training images (unset: all)"),
+    key!("problem.val_split", "val_split", Ty::Float { min: 0.0, min_open: false, max: 0.5 }, Default::Float(0.1), true, "networks (problem.kind = \"mlp\" or \"cnn\")",
+         "fraction of the training images (after problem.train_size) held out for validation, drawn with the seed (0: none); step sizes are chosen on it (qnet-exp select)"),
     key!("problem.test_size", "test_size", Ty::Int { min: 1, max: 10_000_000 }, Default::None, true, "networks (optional)",
          "use the first N test images (unset: all)"),
     key!("problem.landscape", "landscape", Ty::Choice(LandscapeName::NAMES), Default::Str("wave"), true, "problem.kind = \"toy\"",

@@ -60,6 +60,12 @@ pub fn read_batch(path: &Path, limit: Option<usize>) -> Result<CifarBatch, Strin
     Ok(CifarBatch { n: keep, labels, pixels })
 }
 
+/// The number of records of a batch file, checked like [`read_batch`] checks it (size a
+/// multiple of 3073, labels 0..=9) without keeping the images.
+pub fn inspect(path: &Path) -> Result<usize, String> {
+    Ok(read_batch(path, None)?.n)
+}
+
 /// Reads batch files in order and concatenates them; keeps the first `limit` records of the
 /// whole if given (files past the limit are not read). Asking for more records than the files
 /// hold is an error.

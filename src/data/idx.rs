@@ -70,7 +70,8 @@ pub const MAX_GUNZIPPED: u64 = 1 << 30;
 
 /// The whole content of `path` (already located), gunzipped if it starts with the gzip
 /// signature. Decompression stops one byte past the size an IDX header declares (the
-/// parser then reports the excess), or at [`MAX_GUNZIPPED`] for other content.
+/// parser then reports the excess), or one byte past [`MAX_GUNZIPPED`] for other content
+/// (which is then refused).
 pub(crate) fn read_bytes(path: &Path) -> Result<Vec<u8>, String> {
     let io_err = |e: std::io::Error| match e.kind() {
         ErrorKind::NotFound => not_found(path, &[path.to_path_buf()]),
@@ -86,8 +87,16 @@ pub(crate) fn read_bytes(path: &Path) -> Result<Vec<u8>, String> {
     let mut dec = MultiGzDecoder::new(&bytes[..]);
     let mut out = Vec::new();
     (&mut dec).take(16).read_to_end(&mut out).map_err(gz_err)?;
-    let cap = declared_len(&out).map_or(MAX_GUNZIPPED, |n| n.saturating_add(1)).min(MAX_GUNZIPPED + 1);
-    (&mut dec).take(cap.saturating_sub(out.len() as u64)).read_to_end(&mut out).map_err(gz_err)?;
+    let cap = declared_len(&out).map_or(MAX_GUNZIPPED + 1, |n| n.saturating_add(1)).min(MAX_GUNZIPPED + 1);
+    // Grow the buffer by at most its size and never past `cap` (`read_to_end` alone grows
+    // it by half or more when full, so a stream just over the cap asked for far more).
+    while (out.len() as u64) < cap {
+        let step = (out.len().max(1 << 16) as u64).min(cap - out.len() as u64);
+        out.reserve_exact(step as usize);
+        if ((&mut dec).take(step).read_to_end(&mut out).map_err(gz_err)? as u64) < step {
+            break;
+        }
+    }
     if out.len() as u64 > MAX_GUNZIPPED {
         return Err(format!(
             "{}: decompresses to more than {} MiB; not a data set this tool reads",

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use super::train::{self, LayerRow, NetData, NetRow, LAYERS_COLUMNS, LAYERS_FILE, METRICS_COLUMNS};
 use super::Layout;
 use crate::config::{NetSpec, ProblemSpec, RunSpec};
-use crate::data::dataset::Split;
+use crate::data::dataset::{self, Split};
 use crate::family::{Cost, Family, Instance, Measure, RunContext, RunEnd, Table, TableColumn};
 use crate::output::summary::METRICS_FILE;
 use crate::output::table::{percent, seeds};
@@ -32,14 +32,29 @@ impl Family for NetFamily {
 
     fn preflight(&self, run: &RunSpec) -> Result<Cost, String> {
         let n = net(run);
-        for split in [Split::Train, Split::Test] {
-            for f in n.dataset.files(&n.data_dir, split) {
-                crate::data::idx::locate(&f).map_err(|e| format!("problem.dataset = {:?}: {e}", n.dataset.as_str()))?;
-            }
+        // Every file checked (headers, sizes, labels) and counted, once per data set.
+        let count = |split| dataset::inspect(n.dataset, &n.data_dir, split);
+        let (n_train, n_test) = (count(Split::Train)?, count(Split::Test)?);
+        let pool = n.train_size.unwrap_or(n_train);
+        if pool > n_train {
+            return Err(format!(
+                "problem.train_size = {pool}: the {} training set holds only {n_train} images",
+                n.dataset
+            ));
+        }
+        if let Some(t) = n.test_size.filter(|&t| t > n_test) {
+            return Err(format!("problem.test_size = {t}: the {} test set holds only {n_test} images", n.dataset));
+        }
+        let (train, val) = n.split(pool);
+        if run.batch > train {
+            return Err(format!(
+                "optim.batch = {}: larger than the {train} training images ({pool} in all, {val} held out by problem.val_split)",
+                run.batch
+            ));
         }
         let features = n.dataset.features();
         let layout = Layout::new(n.arch())?;
-        let (train_n, test_n) = (n.train_size.unwrap_or(60_000) as f64, n.test_size.unwrap_or(10_000) as f64);
+        let (train_n, test_n) = (pool as f64, n.test_size.unwrap_or(n_test) as f64);
         let params = layout.len() as f64;
         // Activations kept per sample: every stage's output (twice with batch norm), the
         // flattened input of the dense part, the hidden layers.
@@ -92,10 +107,15 @@ impl Family for NetFamily {
         const M: &[Measure] = &[
             // Over the last epoch's batches, in training mode.
             Measure { name: "train_error", of: |r| r.metrics.last("train_error") },
+            // On the held-out validation images after the last epoch.
+            Measure { name: "val_error", of: |r| r.metrics.last("val_error") },
             // At the deployed weights after the last epoch.
             Measure { name: "test_error", of: |r| r.metrics.last("test_error") },
             // At BC's latent weights.
             Measure { name: "test_error_latent", of: |r| r.metrics.last("test_error_latent") },
+            // The lowest validation error of the run, and the test error at that epoch.
+            Measure { name: "best_val_error", of: |r| r.metrics.last("best_val_error") },
+            Measure { name: "test_error_at_best_val", of: |r| r.metrics.last("test_error_at_best_val") },
         ];
         M
     }
@@ -106,6 +126,8 @@ impl Family for NetFamily {
             columns: &[
                 TableColumn { header: "n", cell: seeds },
                 TableColumn { header: "test error", cell: |g| percent(g.measure("test_error")) },
+                TableColumn { header: "at best val", cell: |g| percent(g.measure("test_error_at_best_val")) },
+                TableColumn { header: "val error", cell: |g| percent(g.measure("val_error")) },
                 TableColumn { header: "test error (bc latent)", cell: |g| percent(g.measure("test_error_latent")) },
                 TableColumn { header: "train error", cell: |g| percent(g.measure("train_error")) },
             ],

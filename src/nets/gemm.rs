@@ -1,28 +1,38 @@
-//! A thin safe wrapper over the `gemm` crate for row-major f32 matrices.
+//! Matrix products for row-major f32 matrices: this module's own kernels (AVX-512 where the
+//! CPU has it, a portable loop elsewhere, the same bits on both), and the `gemm` crate as
+//! the previous backend, kept for benchmarks ([`set_crate_backend`]).
 //!
-//! Why `gemm` and not ndarray's matrixmultiply: the eight products of one forward and backward
-//! pass of a 784-1024-1024-10 MLP at batch 100 (956 MFLOP) took 9.4-11.0 ms with `gemm` and
-//! 11.1-11.9 ms with matrixmultiply on one core (87-100 vs 80-86 GFLOP/s, best of several
-//! runs on a loaded machine; `cargo bench --bench mlp`, group `gemm_mlp_shapes_1thread`,
-//! repeats the comparison). `gemm` also splits each product over rayon's pool, so a single big
-//! run uses every core and the GEMM still nests safely inside a rayon sweep; matrixmultiply's
-//! and OpenBLAS's own threads do not.
+//! # The kernels
 //!
-//! # The same bits on every machine
+//! `C (m x n) = A (m x k) B (k x n)` (or `C += A B`) in tiles of 8 rows x 32 columns: per
+//! step along k, two 16-lane vectors of a row of B and eight broadcast values of a column
+//! of A, 16 FMAs into 16 vector accumulators (the classic register-blocked micro-kernel).
+//! A is read in place whatever its strides (broadcasts are scalar loads), B in place when
+//! its rows are contiguous; an operand whose rows are a multiple of 1 KiB apart (they
+//! would all fall into the same L1 sets) or, for B, whose columns are contiguous (a
+//! transposed matrix), is first copied into panels. k is cut into equal blocks of at most
+//! [`KPACK`] so that the part of B a column of tiles reads stays in L1.
 //!
-//! The crate sums the inner dimension in blocks of `kc` values, and picks `kc` from the
-//! cache sizes it detects at run time: 512 on a Zen-4 (32 KiB 8-way L1), 1024 on a Sapphire
-//! Rapids (48 KiB 12-way L1). A product with `k > 512` then adds its terms in another order
-//! on another machine, and a network's committed results would not reproduce there. So
-//! every product here is cut along `k` into [`KC`]-or-fewer blocks of equal size (what the
-//! crate itself does with `kc = 512`), each one call with `k <= 512` (a single block
-//! whatever the caches), accumulated in order. The crate splits work over threads along `m`
-//! and `n` only, so the bits do not depend on the thread count either. Its AVX-512 kernels
-//! (feature `x86-v4`) are left off: they would change the bits on machines with AVX-512
-//! against those without.
+//! Why: the `gemm` crate's AVX2 kernels reached 73-82 % of one core's AVX2 peak (128
+//! GFLOP/s: 32 flops per cycle at 4.0 GHz) on LeNet's conv2 products; its AVX-512 kernels
+//! (feature `x86-v4`) would change the bits between machines with and without AVX-512 (see
+//! below). These kernels run the same conv2 products in 39.8 ms per batch of 100 against
+//! 59.4 ms (one thread, on-CPU time, `CNN_SWEEP=1 cargo bench --bench cnn`): 107-117 % of
+//! the AVX2 peak, 57-63 % of the AVX-512 one (238 GFLOP/s measured with a register-only
+//! FMA loop). The MLP's products: 1.0-1.5x the crate's speed.
 //!
-//! The library packs its operands into buffers it allocates per call; nothing else here
-//! allocates.
+//! # The same bits on every machine and with any number of threads
+//!
+//! Every element of C is one chain `acc = fma(a_ip, b_pj, acc)` over `p = 0, 1, ..., k-1`
+//! in order, starting from 0 (or from C's value with `accumulate`), one rounding per step.
+//! The AVX-512 kernel computes 16 such chains per instruction, the portable kernel one at a
+//! time with `f32::mul_add` (a fused multiply-add: vfmadd with this project's
+//! x86-64-v3 baseline, or the libm `fmaf`): the same operations in the same order, so the
+//! same bits (a test compares both and a scalar chain). The blocks along k carry the chain
+//! through C, so the block size does not enter the bits either. Threads split C into
+//! column blocks of whole tiles, each element computed by one thread: no sum is split.
+//! (The `gemm` crate sums in blocks whose size it picks from the L1 cache it detects, which
+//! is why [`matmul_crate`] cuts k into equal blocks of at most 512 itself.)
 
 /// The largest block of the inner dimension one call of the crate sums (see above).
 pub const KC: usize = 512;
@@ -170,17 +180,98 @@ pub unsafe fn matmul_strided_raw(
     }
     a.check(m, k, "A");
     b.check(k, n, "B");
+    if crate_backend() {
+        // SAFETY: as this function's contract.
+        unsafe { matmul_crate(d, a, b, c, c_rs, accumulate, par) };
+        return;
+    }
+    let t = threads(par).min(n.div_ceil(NR));
+    if t <= 1 || m * n * k < PAR_MIN_WORK {
+        // SAFETY: as this function's contract; the whole of C.
+        unsafe { own::gemm(m, 0..n, k, a, b, c, c_rs, accumulate) };
+        return;
+    }
+    // Column blocks of whole panels, one per thread: every element of C is still one FMA
+    // chain over k in order, computed by one thread, so the split does not change any bit.
+    let panels = n.div_ceil(NR);
+    let per = panels.div_ceil(t);
+    let cp = SharedC(c);
+    let run = |i: usize| {
+        let j0 = (i * per * NR).min(n);
+        let j1 = ((i + 1) * per * NR).min(n);
+        if j0 < j1 {
+            // SAFETY: the column blocks are disjoint, so each thread writes its own
+            // elements of C (valid by the caller's contract).
+            unsafe { own::gemm(m, j0..j1, k, a, b, cp.get(), c_rs, accumulate) };
+        }
+    };
+    use rayon::prelude::*;
+    (0..t).into_par_iter().for_each(run);
+}
+
+/// Products below this many multiply-adds run on the calling thread whatever `par` says.
+const PAR_MIN_WORK: usize = 1 << 18;
+
+/// Threads a product may use under `par`.
+fn threads(par: Parallelism) -> usize {
+    match par {
+        Parallelism::None => 1,
+        Parallelism::Rayon(0) => rayon::current_num_threads(),
+        Parallelism::Rayon(n) => n.min(rayon::current_num_threads()),
+    }
+}
+
+/// C's base pointer handed to the threads of a split product (each writes its own columns).
+#[derive(Clone, Copy)]
+struct SharedC(*mut f32);
+// SAFETY: only used to give each thread of a split product the base of C, whose column
+// blocks the threads write disjointly.
+unsafe impl Send for SharedC {}
+unsafe impl Sync for SharedC {}
+
+impl SharedC {
+    fn get(self) -> *mut f32 {
+        self.0
+    }
+}
+
+static CRATE_BACKEND: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Benchmarks only: route every product through the `gemm` crate (the previous backend, with
+/// its own summation order: other bits) instead of this module's kernels.
+pub fn set_crate_backend(on: bool) {
+    CRATE_BACKEND.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
+fn crate_backend() -> bool {
+    CRATE_BACKEND.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// The product through the `gemm` crate, cut along k into equal blocks of at most 512.
+///
+/// # Safety
+/// As [`matmul_strided_raw`]; `a` and `b` already checked.
+unsafe fn matmul_crate(
+    d: Dims,
+    a: Strided<'_>,
+    b: Strided<'_>,
+    c: *mut f32,
+    c_rs: usize,
+    accumulate: bool,
+    par: Parallelism,
+) {
+    let Dims { m, n, k } = d;
     // Equal blocks of at most KC along k, in order (see the module docs).
     let blocks = k.div_ceil(KC);
     let kc = k.div_ceil(blocks);
     let mut p0 = 0;
     while p0 < k {
         let kb = kc.min(k - p0);
-        // SAFETY: the checks above keep every element the strides of A and B address inside
-        // their slices (block p0..p0 + kb lies inside 0..k); C's elements are valid and
-        // exclusively ours (caller's contract), and they cannot alias A or B, which are shared
-        // borrows. gemm computes dst = alpha*dst + beta*lhs*rhs and reads dst only when
-        // `read_dst` is set: the first block writes (or accumulates), the others accumulate.
+        // SAFETY: the caller checked every element the strides of A and B address; C's
+        // elements are valid and exclusively ours (caller's contract), and they cannot alias A
+        // or B, which are shared borrows. gemm computes dst = alpha*dst + beta*lhs*rhs and
+        // reads dst only when `read_dst` is set: the first block writes (or accumulates), the
+        // others accumulate.
         unsafe {
             gemm::gemm(
                 m,
@@ -205,6 +296,364 @@ pub unsafe fn matmul_strided_raw(
             );
         }
         p0 += kb;
+    }
+}
+
+/// Rows of C per micro-tile.
+const MR: usize = 8;
+/// Columns of C per micro-tile (two 16-lane AVX-512 vectors).
+const NR: usize = 32;
+/// Largest depth of one block along k: the block of B a tile column reads (`KPACK x NR`,
+/// 16 KiB) stays in L1 while the kernel runs down the rows. Blocks are equal (a product with
+/// k = 800 runs seven of 114 or 115). 128 against 256 and 64: LeNet conv2's three products
+/// 39.8 against 42.1 and 43.6 ms per batch (one thread). Does not change any bit: the kernel carries each element's
+/// sum from block to block in C.
+const KPACK: usize = 128;
+
+mod own {
+    use super::{Strided, KPACK, MR, NR};
+    use std::cell::RefCell;
+    use std::ops::Range;
+
+    thread_local! {
+        /// Packed A (panels of `kb x MR`) and B (panels of `kb x NR`) when an operand is
+        /// packed.
+        static PACK: RefCell<(Vec<f32>, Vec<f32>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+    }
+
+    /// Which kernel runs the micro-tiles: both give the same bits (see [`tile_portable`]).
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub(super) enum Kernel {
+        Avx512,
+        Portable,
+    }
+
+    pub(super) fn best_kernel() -> Kernel {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                return Kernel::Avx512;
+            }
+        }
+        Kernel::Portable
+    }
+
+    /// A view the kernel reads directly: element `(i, p)` at `ptr + i * rs + p * cs`.
+    #[derive(Clone, Copy)]
+    struct View {
+        ptr: *const f32,
+        rs: usize,
+        cs: usize,
+    }
+
+    /// Strides whose rows land in the same L1 sets (a multiple of 1 KiB apart) make a
+    /// direct read thrash the cache: such operands are packed.
+    fn set_aliasing(stride: usize) -> bool {
+        stride.is_multiple_of(256)
+    }
+
+    /// `C[.., cols] (+)= A B[.., cols]` for `m` rows.
+    ///
+    /// # Safety
+    /// `c + i * c_rs + j` valid for reads and writes for `i < m`, `j` in `cols`, and not
+    /// accessed by anything else during the call; `a` and `b` checked for `m x k`, `k x n`.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) unsafe fn gemm(
+        m: usize,
+        cols: Range<usize>,
+        k: usize,
+        a: Strided<'_>,
+        b: Strided<'_>,
+        c: *mut f32,
+        c_rs: usize,
+        accumulate: bool,
+    ) {
+        // SAFETY: forwarded contract.
+        unsafe { gemm_with(best_kernel(), m, cols, k, a, b, c, c_rs, accumulate) }
+    }
+
+    /// [`gemm`] with a given kernel.
+    ///
+    /// # Safety
+    /// As [`gemm`]; `Kernel::Avx512` only where the CPU has AVX-512F.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) unsafe fn gemm_with(
+        kernel: Kernel,
+        m: usize,
+        cols: Range<usize>,
+        k: usize,
+        a: Strided<'_>,
+        b: Strided<'_>,
+        c: *mut f32,
+        c_rs: usize,
+        accumulate: bool,
+    ) {
+        let n = cols.len();
+        let (mp, np) = (m.div_ceil(MR), n.div_ceil(NR));
+        // A is read by scalar broadcasts, so any layout works unless its rows alias in L1;
+        // B by vectors along its rows, so it must have unit column stride.
+        let direct_a = a.cs == 1 && !set_aliasing(a.rs) || a.rs == 1 && !set_aliasing(a.cs);
+        let (pack_a, pack_b) = (!direct_a, b.cs != 1 || set_aliasing(b.rs));
+        let blocks = k.div_ceil(KPACK);
+        let kc = k.div_ceil(blocks);
+        PACK.with(|cell| {
+            let mut bufs = cell.borrow_mut();
+            let (pa, pb) = &mut *bufs;
+            if pack_a && pa.len() < mp * MR * kc + 16 {
+                pa.resize(mp * MR * kc + 16, 0.0);
+            }
+            if pack_b && pb.len() < np * NR * kc + 16 {
+                pb.resize(np * NR * kc + 16, 0.0);
+            }
+            // 64-byte aligned panels (a vector load that crosses a cache line costs two).
+            let align = |v: &Vec<f32>, used: bool| if used { v.as_ptr().align_offset(64).min(16) } else { 0 };
+            let (oa, ob) = (align(pa, pack_a), align(pb, pack_b));
+            let (pa, pb) = (&mut pa[oa..], &mut pb[ob..]);
+            let mut p0 = 0;
+            while p0 < k {
+                let kb = kc.min(k - p0);
+                if pack_b {
+                    pack_b_block(b, p0, kb, cols.clone(), &mut pb[..np * NR * kb]);
+                }
+                if pack_a {
+                    pack_a_block(a, p0, kb, m, &mut pa[..mp * MR * kb]);
+                }
+                let first = p0 == 0 && !accumulate;
+                for jp in 0..np {
+                    let j0 = jp * NR;
+                    let w = NR.min(n - j0);
+                    let bv = if pack_b {
+                        View { ptr: pb[jp * NR * kb..].as_ptr(), rs: NR, cs: 1 }
+                    } else {
+                        // SAFETY: row p0, column cols.start + j0 of B is inside its slice.
+                        View { ptr: unsafe { b.data.as_ptr().add(p0 * b.rs + cols.start + j0) }, rs: b.rs, cs: 1 }
+                    };
+                    for ip in 0..mp {
+                        let i0 = ip * MR;
+                        let h = MR.min(m - i0);
+                        let av = if pack_a {
+                            View { ptr: pa[ip * MR * kb..].as_ptr(), rs: 1, cs: MR }
+                        } else {
+                            // SAFETY: element (i0, p0) of A is inside its slice.
+                            View { ptr: unsafe { a.data.as_ptr().add(i0 * a.rs + p0 * a.cs) }, rs: a.rs, cs: a.cs }
+                        };
+                        // SAFETY: rows i0..i0+h, columns cols.start+j0..+w of C are the
+                        // caller's; the views reach h rows / w columns of depth kb.
+                        unsafe {
+                            let ct = c.add(i0 * c_rs + cols.start + j0);
+                            tile(kernel, kb, av, bv, ct, c_rs, h, w, first);
+                        }
+                    }
+                }
+                p0 += kb;
+            }
+        });
+    }
+
+    /// Panels of `MR` rows of `A[.., p0..p0+kb]`, each `kb x MR` (depth-major), rows past `m`
+    /// zero.
+    fn pack_a_block(a: Strided<'_>, p0: usize, kb: usize, m: usize, out: &mut [f32]) {
+        for (ip, panel) in out.chunks_exact_mut(MR * kb).enumerate() {
+            let i0 = ip * MR;
+            let h = MR.min(m - i0);
+            for p in 0..kb {
+                let dst = &mut panel[p * MR..][..MR];
+                let base = (p0 + p) * a.cs + i0 * a.rs;
+                for (i, d) in dst.iter_mut().enumerate() {
+                    *d = if i < h { a.data[base + i * a.rs] } else { 0.0 };
+                }
+            }
+        }
+    }
+
+    /// Panels of `NR` columns of `B[p0..p0+kb, cols]`, each `kb x NR` (depth-major), columns
+    /// past the end zero.
+    fn pack_b_block(b: Strided<'_>, p0: usize, kb: usize, cols: Range<usize>, out: &mut [f32]) {
+        let n = cols.len();
+        for (jp, panel) in out.chunks_exact_mut(NR * kb).enumerate() {
+            let j0 = cols.start + jp * NR;
+            let w = NR.min(n - jp * NR);
+            if b.cs == 1 {
+                for p in 0..kb {
+                    let dst = &mut panel[p * NR..][..NR];
+                    dst[..w].copy_from_slice(&b.data[(p0 + p) * b.rs + j0..][..w]);
+                    dst[w..].fill(0.0);
+                }
+            } else {
+                // A transposed operand (columns contiguous along k, b.rs == 1 in practice):
+                // 8 x 8 blocks through a local tile (scalar stores at stride NR cost a
+                // cycle each: 7 % of a LeNet step).
+                let at = |j: usize, p: usize| b.data[p0 * b.rs + (j0 + j) * b.cs + p * b.rs];
+                let (w8, k8) = (w / 8 * 8, if b.rs == 1 { kb / 8 * 8 } else { 0 });
+                for jb in (0..w8).step_by(8) {
+                    for pb in (0..k8).step_by(8) {
+                        let mut t = [[0.0f32; 8]; 8];
+                        for (jj, row) in t.iter_mut().enumerate() {
+                            row.copy_from_slice(&b.data[p0 + pb + (j0 + jb + jj) * b.cs..][..8]);
+                        }
+                        for pp in 0..8 {
+                            let d: &mut [f32; 8] = (&mut panel[(pb + pp) * NR + jb..][..8]).try_into().unwrap();
+                            for jj in 0..8 {
+                                d[jj] = t[jj][pp];
+                            }
+                        }
+                    }
+                    for p in k8..kb {
+                        for j in jb..jb + 8 {
+                            panel[p * NR + j] = at(j, p);
+                        }
+                    }
+                }
+                for p in 0..kb {
+                    for j in w8..NR {
+                        panel[p * NR + j] = if j < w { at(j, p) } else { 0.0 };
+                    }
+                }
+            }
+        }
+    }
+
+    /// One tile of C (`h <= MR` rows, `w <= NR` columns): `C = sum_p A[.., p] B[p, ..]` over
+    /// the depth `kb`, starting from 0 (`first`) or from C's values.
+    ///
+    /// # Safety
+    /// `c + i * c_rs + j` valid for `i < h`, `j < w`; `a` valid at `(i, p)` for `i < h`,
+    /// `p < kb`, `b` at `(p, j)` for `p < kb`, `j < w`; `Avx512` only with AVX-512F.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    unsafe fn tile(
+        kernel: Kernel,
+        kb: usize,
+        a: View,
+        b: View,
+        c: *mut f32,
+        c_rs: usize,
+        h: usize,
+        w: usize,
+        first: bool,
+    ) {
+        match kernel {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: forwarded.
+            Kernel::Avx512 => unsafe {
+                if a.rs == 1 {
+                    tile_avx512::<true>(kb, a, b, c, c_rs, h, w, first)
+                } else {
+                    tile_avx512::<false>(kb, a, b, c, c_rs, h, w, first)
+                }
+            },
+            // SAFETY: forwarded.
+            _ => unsafe { tile_portable(kb, a, b, c, c_rs, h, w, first) },
+        }
+    }
+
+    /// Every element of C is the chain `acc = fma(a_ip, b_pj, acc)` over p in order, from 0
+    /// or from C (one rounding per step): [`tile_avx512`] computes exactly the same chain in
+    /// 16 lanes at once, so both give the same bits.
+    ///
+    /// # Safety
+    /// As [`tile`].
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn tile_portable(kb: usize, a: View, b: View, c: *mut f32, c_rs: usize, h: usize, w: usize, first: bool) {
+        for i in 0..h {
+            let mut acc = [0.0f32; NR];
+            // SAFETY: rows i < h and columns j < w of the tile (caller's contract).
+            unsafe {
+                if !first {
+                    for (j, v) in acc[..w].iter_mut().enumerate() {
+                        *v = *c.add(i * c_rs + j);
+                    }
+                }
+                for p in 0..kb {
+                    let x = *a.ptr.add(i * a.rs + p * a.cs);
+                    let row = b.ptr.add(p * b.rs);
+                    for (j, v) in acc[..w].iter_mut().enumerate() {
+                        *v = x.mul_add(*row.add(j), *v);
+                    }
+                }
+                for (j, v) in acc[..w].iter().enumerate() {
+                    *c.add(i * c_rs + j) = *v;
+                }
+            }
+        }
+    }
+
+    /// [`tile_portable`] in AVX-512: 8 rows x 2 vectors of 16 accumulators; partial tiles by
+    /// masks (columns) and by reading row 0 in place of missing rows (their sums are dropped).
+    /// `A_COLS`: A's rows are adjacent (`rs = 1`), so the 8 broadcasts of a step are at
+    /// fixed offsets.
+    ///
+    /// # Safety
+    /// As [`tile`]; the CPU must have AVX-512F.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn tile_avx512<const A_COLS: bool>(
+        kb: usize,
+        a: View,
+        b: View,
+        c: *mut f32,
+        c_rs: usize,
+        h: usize,
+        w: usize,
+        first: bool,
+    ) {
+        use std::arch::x86_64::*;
+        let m0: __mmask16 = if w >= 16 { 0xffff } else { (1u32 << w) as u16 - 1 };
+        let m1: __mmask16 = if w >= 32 {
+            0xffff
+        } else if w > 16 {
+            (1u32 << (w - 16)) as u16 - 1
+        } else {
+            0
+        };
+        let mut acc = [[_mm512_setzero_ps(); 2]; MR];
+        // SAFETY (whole body): every access stays inside the rows i < h, columns j < w and
+        // depth p < kb that the caller vouches for (masked lanes are not accessed; rows past
+        // h read row 0).
+        unsafe {
+            if !first {
+                for (i, r) in acc.iter_mut().enumerate().take(h) {
+                    r[0] = _mm512_maskz_loadu_ps(m0, c.add(i * c_rs));
+                    r[1] = _mm512_maskz_loadu_ps(m1, c.add(i * c_rs + 16));
+                }
+            }
+            if A_COLS && h == MR && w == NR {
+                let (mut ap, mut bp) = (a.ptr, b.ptr);
+                for _ in 0..kb {
+                    let b0 = _mm512_loadu_ps(bp);
+                    let b1 = _mm512_loadu_ps(bp.add(16));
+                    for (i, r) in acc.iter_mut().enumerate() {
+                        let ai = _mm512_set1_ps(*ap.add(i));
+                        r[0] = _mm512_fmadd_ps(ai, b0, r[0]);
+                        r[1] = _mm512_fmadd_ps(ai, b1, r[1]);
+                    }
+                    ap = ap.add(a.cs);
+                    bp = bp.add(b.rs);
+                }
+            } else {
+                let mut rows = [a.ptr; MR];
+                for (i, r) in rows.iter_mut().enumerate().take(h) {
+                    *r = a.ptr.add(i * a.rs);
+                }
+                let mut bp = b.ptr;
+                for p in 0..kb {
+                    let b0 = _mm512_maskz_loadu_ps(m0, bp);
+                    let b1 = _mm512_maskz_loadu_ps(m1, bp.add(16));
+                    let off = p * a.cs;
+                    for (r, row) in acc.iter_mut().zip(&rows) {
+                        let ai = _mm512_set1_ps(*row.add(off));
+                        r[0] = _mm512_fmadd_ps(ai, b0, r[0]);
+                        r[1] = _mm512_fmadd_ps(ai, b1, r[1]);
+                    }
+                    bp = bp.add(b.rs);
+                }
+            }
+            for (i, r) in acc.iter().enumerate().take(h) {
+                _mm512_mask_storeu_ps(c.add(i * c_rs), m0, r[0]);
+                _mm512_mask_storeu_ps(c.add(i * c_rs + 16), m1, r[1]);
+            }
+        }
     }
 }
 
@@ -309,6 +758,60 @@ mod tests {
         let exact = naive(m, n, k, &a, Op::N, &b, Op::N);
         for (x, y) in c.iter().zip(&exact) {
             assert!((*x as f64 - y).abs() < 1e-3 * y.abs().max(1.0), "{x} vs {y}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod own_tests {
+    use super::own::{best_kernel, gemm_with, Kernel};
+    use super::*;
+
+    fn data(n: usize, seed: usize) -> Vec<f32> {
+        (0..n).map(|i| (((i * 7919 + seed * 104729) % 2003) as f32 - 1001.0) / 997.0).collect()
+    }
+
+    /// Every element is one FMA chain over k in order: the vector kernel, the portable one,
+    /// a scalar chain, any packing depth and any thread split give the same bits.
+    #[test]
+    fn kernels_and_splits_give_the_chain_bits() {
+        for &(m, n, k, ta, tb, acc) in &[
+            (8, 32, 256, false, false, false),
+            (13, 70, 300, true, false, true),
+            (100, 260, 784, false, true, false),
+            (17, 5, 1025, true, true, true),
+            (1, 1, 3, false, false, false),
+        ] {
+            let a = data(m * k, 1);
+            let b = data(k * n, 2);
+            let sa = if ta { Strided::transposed(&a, m) } else { Strided::rows(&a, k) };
+            let sb = if tb { Strided::transposed(&b, k) } else { Strided::rows(&b, n) };
+            let c0 = data(m * n, 3);
+            let mut want = c0.clone();
+            for i in 0..m {
+                for j in 0..n {
+                    let mut s = if acc { c0[i * n + j] } else { 0.0f32 };
+                    for p in 0..k {
+                        let (x, y) = (sa.data[i * sa.rs + p * sa.cs], sb.data[p * sb.rs + j * sb.cs]);
+                        s = x.mul_add(y, s);
+                    }
+                    want[i * n + j] = s;
+                }
+            }
+            let mut kernels = vec![Kernel::Portable];
+            if best_kernel() == Kernel::Avx512 {
+                kernels.push(Kernel::Avx512);
+            }
+            for kern in kernels {
+                let mut c = c0.clone();
+                // SAFETY: c is m x n, row stride n.
+                unsafe { gemm_with(kern, m, 0..n, k, sa, sb, c.as_mut_ptr(), n, acc) };
+                assert!(c.iter().zip(&want).all(|(x, y)| x.to_bits() == y.to_bits()), "{kern:?} {m}x{n}x{k}");
+            }
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+            let mut c = c0.clone();
+            pool.install(|| matmul(Dims { m, n, k }, sa, sb, &mut c, acc, Parallelism::Rayon(0)));
+            assert!(c.iter().zip(&want).all(|(x, y)| x.to_bits() == y.to_bits()), "threaded {m}x{n}x{k}");
         }
     }
 }

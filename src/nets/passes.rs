@@ -5,7 +5,7 @@
 //! then columns) and so are the logits. The convolutional part works on channel-major CNHW
 //! activations (see [`super::ops`]) and hands the dense part its output flattened
 //! feature-major; hidden dense layers alternate sample-major and feature-major storage
-//! ([`Store`](super::ops::dense::Store): the GEMMs run faster that way). All products go
+//! (`Store`: the GEMMs run faster that way). All products go
 //! through [`super::gemm`]; bias, ReLU, BN, pooling and softmax are slice loops that
 //! vectorize. A [`Workspace`] holds every buffer for its maximum batch size, so a training
 //! step allocates nothing itself (the GEMM library allocates its packing buffers per call).
@@ -476,7 +476,7 @@ pub fn evaluate(layout: &Layout, params: &[f32], bn: &BnState, x: &[f32], y: &[u
         correct += c;
         start = end;
     }
-    (loss / n as f64, 1.0 - correct as f64 / n as f64)
+    (loss / n as f64, (n - correct) as f64 / n as f64)
 }
 
 /// Inference-mode forward of one chunk: (sum of the losses, correct count).

@@ -35,6 +35,12 @@ pub struct NetRow {
     pub train_loss: Option<f64>,
     #[serde(with = "opt_cell")]
     pub train_error: Option<f64>,
+    /// On the held-out validation images, deployed weights, inference mode (empty without
+    /// a validation split).
+    #[serde(with = "opt_cell")]
+    pub val_loss: Option<f64>,
+    #[serde(with = "opt_cell")]
+    pub val_error: Option<f64>,
     /// At the deployed weights, in inference mode.
     #[serde(with = "f64_cell")]
     pub test_loss: f64,
@@ -43,10 +49,28 @@ pub struct NetRow {
     /// At BC's latent weights, with batch-norm statistics re-estimated for them.
     #[serde(with = "opt_cell")]
     pub test_error_latent: Option<f64>,
+    /// The lowest validation error so far (the earliest epoch on ties), and the test error
+    /// at that epoch: what a run stopped early on validation would report.
+    #[serde(with = "opt_cell")]
+    pub best_val_error: Option<f64>,
+    #[serde(with = "opt_cell")]
+    pub test_error_at_best_val: Option<f64>,
 }
 
-pub const METRICS_COLUMNS: &[&str] =
-    &["step", "epoch", "lr", "train_loss", "train_error", "test_loss", "test_error", "test_error_latent"];
+pub const METRICS_COLUMNS: &[&str] = &[
+    "step",
+    "epoch",
+    "lr",
+    "train_loss",
+    "train_error",
+    "val_loss",
+    "val_error",
+    "test_loss",
+    "test_error",
+    "test_error_latent",
+    "best_val_error",
+    "test_error_at_best_val",
+];
 
 /// One layers.csv row: a quantized weight matrix after an epoch.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -66,9 +90,40 @@ pub const LAYERS_COLUMNS: &[&str] = &["step", "epoch", "layer", "flip_frac", "ro
 pub const LAYERS_FILE: &str = "layers.csv";
 
 /// A data set loaded, scaled to [0, 1] and standardised with the training statistics.
+/// `train` is the whole training pool; each run holds out its own validation images.
 pub struct NetData {
     pub train: ImageSet,
     pub test: ImageSet,
+}
+
+/// A run's split of the training pool: image indices, each list in stored order.
+pub struct PoolSplit {
+    pub train: Vec<usize>,
+    pub val: Vec<usize>,
+}
+
+/// Hold out `val` of the `pool` training images, chosen with the split seed (a partial
+/// Fisher-Yates shuffle); both lists sorted.
+pub fn split_pool(pool: usize, val: usize, seed: u64) -> PoolSplit {
+    let mut idx: Vec<usize> = (0..pool).collect();
+    let mut rng = seeded(seed);
+    for i in 0..val.min(pool) {
+        let j = i + below(rng.next_u64(), pool - i);
+        idx.swap(i, j);
+    }
+    let (v, t) = idx.split_at_mut(val.min(pool));
+    v.sort_unstable();
+    t.sort_unstable();
+    PoolSplit { train: t.to_vec(), val: v.to_vec() }
+}
+
+/// The images `idx` of `set`, gathered (sample-major) with their labels.
+fn gather(set: &ImageSet, idx: &[usize]) -> (Vec<f32>, Vec<u8>) {
+    let mut x = Vec::with_capacity(idx.len() * set.features);
+    for &i in idx {
+        x.extend_from_slice(set.image(i));
+    }
+    (x, idx.iter().map(|&i| set.labels[i]).collect())
 }
 
 pub fn load(n: &NetSpec) -> Result<NetData, String> {
@@ -104,12 +159,16 @@ pub fn train(
     layers_out: &mut impl RowSink<LayerRow>,
     abandon: &AtomicBool,
 ) -> std::io::Result<Result<Option<String>, Abandoned>> {
-    let (m, features) = (data.train.n, data.train.features);
+    let features = data.train.features;
+    let (_, n_val) = n.split(data.train.n);
+    let split = split_pool(data.train.n, n_val, spec.seeds.split);
+    let m = split.train.len();
     let layout = Layout::new(n.arch()).expect("validated when the config was resolved");
     assert_eq!(layout.arch().input_len(), features, "the data set's images and the network's input differ");
     let method = spec.method;
-    let b = spec.batch.min(m);
-    let steps_per_epoch = (m / b).max(1) as u64;
+    let b = spec.batch;
+    assert!(b <= m, "batch {b} above the {m} training images (the preflight check refuses this)");
+    let steps_per_epoch = (m / b) as u64;
     let alpha0 = n.lr;
 
     // Which ranges are quantized, and with which grid.
@@ -165,7 +224,11 @@ pub fn train(
     let mut g = vec![0.0f32; layout.len()];
     let mut xb = vec![0.0f32; b * features];
     let mut yb = vec![0u8; b];
-    let mut perm: Vec<usize> = (0..m).collect();
+    // Batches are consecutive slices of a permutation of the training images.
+    let mut perm: Vec<usize> = split.train.clone();
+    let (val_x, val_y) = gather(&data.train, &split.val);
+    // The first training batches in stored order, to re-estimate BN for the latent weights.
+    let recal_x = gather(&data.train, &split.train[..(RECAL_BATCHES * b).min(m)]).0;
     let mut rng = seeded(spec.seeds.batches);
     let mut prev = w.clone();
     let mut eval_w = latent.as_ref().map(|_| w.clone());
@@ -173,16 +236,26 @@ pub fn train(
     let eval = |params: &[f32], bn: &BnState, ws: &mut Workspace| {
         evaluate(&layout, params, bn, &data.test.images, &data.test.labels, ws)
     };
+    let eval_val = |params: &[f32], bn: &BnState, ws: &mut Workspace| {
+        (!val_y.is_empty()).then(|| evaluate(&layout, params, bn, &val_x, &val_y, ws))
+    };
     let (tl, te) = eval(&w, &bn, &mut ws);
+    let val = eval_val(&w, &bn, &mut ws);
+    // (best validation error, test error then), the earliest epoch on ties.
+    let mut best = val.map(|v| (v.1, te));
     rows.push(&NetRow {
         step: 0,
         epoch: 0,
         lr: alpha0,
         train_loss: None,
         train_error: None,
+        val_loss: val.map(|v| v.0),
+        val_error: val.map(|v| v.1),
         test_loss: tl,
         test_error: te,
         test_error_latent: None,
+        best_val_error: best.map(|b| b.0),
+        test_error_at_best_val: best.map(|b| b.1),
     })?;
 
     let mut t = 0u64;
@@ -193,7 +266,8 @@ pub fn train(
             perm.swap(i, below(rng.next_u64(), i + 1));
         }
         let (mut loss_sum, mut wrong) = (0.0f64, 0usize);
-        let mut lr = alpha0;
+        // Networks step their schedule per epoch: t counts epochs (step decay, exponential).
+        let lr = spec.schedule.lr(alpha0, epoch - 1);
         for s in 0..steps_per_epoch as usize {
             if abandon.load(Ordering::Relaxed) {
                 return Ok(Err(Abandoned));
@@ -205,7 +279,6 @@ pub fn train(
             let (loss, correct) = forward_backward(&layout, &w, &mut bn, &xb, &yb, &mut ws, &mut g);
             loss_sum += loss * b as f64;
             wrong += b - correct;
-            lr = spec.schedule.lr(alpha0, t);
             let a = lr as f32;
             let key = draw(spec.seeds.rounding, t + 1);
             if s + 1 < steps_per_epoch as usize {
@@ -254,7 +327,7 @@ pub fn train(
                 // network gets its own, from a fixed set of training batches.
                 let batches = (m / b).min(RECAL_BATCHES);
                 let latent_bn = if n.batch_norm && b >= 2 && batches > 0 {
-                    recalibrate_bn(&layout, ev, &data.train.images, b, batches, &mut ws)
+                    recalibrate_bn(&layout, ev, &recal_x, b, batches, &mut ws)
                 } else {
                     bn.clone()
                 };
@@ -262,15 +335,25 @@ pub fn train(
             }
             _ => None,
         };
+        let val = eval_val(&w, &bn, &mut ws);
+        if let (Some(v), Some(bst)) = (val, best.as_mut()) {
+            if v.1 < bst.0 {
+                *bst = (v.1, te);
+            }
+        }
         rows.push(&NetRow {
             step: t,
             epoch,
             lr,
             train_loss: Some(loss_sum / seen),
             train_error: Some(wrong as f64 / seen),
+            val_loss: val.map(|v| v.0),
+            val_error: val.map(|v| v.1),
             test_loss: tl,
             test_error: te,
             test_error_latent: te_latent,
+            best_val_error: best.map(|b| b.0),
+            test_error_at_best_val: best.map(|b| b.1),
         })?;
         for (q, err) in qlayers.iter().zip(round_err.iter_mut()) {
             let r = q.range.clone();

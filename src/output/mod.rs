@@ -4,6 +4,7 @@
 pub mod csv;
 pub mod fits;
 pub mod progress;
+pub mod select;
 pub mod stats;
 pub mod summary;
 pub mod table;

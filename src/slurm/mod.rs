@@ -96,7 +96,7 @@ pub const DEFAULT_TERM_BEFORE_END_S: u32 = 120;
 
 impl SlurmJob {
     /// A job with the defaults: 1 CPU per task, no partition, time or memory given, SIGTERM
-    /// 120 s before the time limit, job name "qnet-<first sweep>".
+    /// 120 s before the time limit, job name "qnet-" followed by the first sweep's name.
     pub fn new(
         qnet: PathBuf,
         configs: Vec<PathBuf>,

@@ -99,9 +99,16 @@ pub fn shard_of(costs: &[f64], i: usize, n: usize) -> Vec<usize> {
     mine
 }
 
+/// What a `run` did: a report per sweep that ran, and how many runs `--keep-going` left
+/// out because they failed the preflight checks.
+pub struct RunOutcome {
+    pub reports: Vec<SweepReport>,
+    pub left_out: usize,
+}
+
 /// Run every sweep; all runs of all sweeps share one pool. Failed runs are counted in
 /// the reports, not returned as an error: the sweep goes on around them.
-pub fn run(sweeps: &[Sweep], opts: &Options, stop: &Stop) -> Result<Vec<SweepReport>, Error> {
+pub fn run(sweeps: &[Sweep], opts: &Options, stop: &Stop) -> Result<RunOutcome, Error> {
     let mut names = HashMap::new();
     for s in sweeps {
         if let Some(other) = names.insert(s.def.name.clone(), s.def.source.clone()) {
@@ -112,37 +119,44 @@ pub fn run(sweeps: &[Sweep], opts: &Options, stop: &Stop) -> Result<Vec<SweepRep
         }
     }
 
-    // Preflight: every run's checks and cost, before anything is written.
-    let mut errors: Vec<String> = Vec::new();
+    // Preflight: every run's checks and cost, before anything is written. A problem that
+    // several configs share (missing data) is said once, naming them all.
+    let mut problems: Vec<(String, Vec<&str>)> = Vec::new();
     let mut planned: Vec<Vec<(&RunSpec, Cost)>> = Vec::new();
     for s in sweeps {
         let mut ok = Vec::new();
         for r in &s.runs {
             match family::of(&r.problem).preflight(r) {
                 Ok(c) => ok.push((r, c)),
-                Err(e) => {
-                    let line = format!("{}: {e}", s.def.source);
-                    if !errors.contains(&line) {
-                        errors.push(line);
-                    }
-                }
+                Err(e) => match problems.iter_mut().find(|(m, _)| *m == e) {
+                    Some((_, srcs)) if !srcs.contains(&s.def.source.as_str()) => srcs.push(&s.def.source),
+                    Some(_) => {}
+                    None => problems.push((e, vec![&s.def.source])),
+                },
             }
         }
         planned.push(ok);
     }
-    let mut warnings_all = Vec::new();
+    let mut errors: Vec<String> = problems.iter().map(|(m, srcs)| format!("{}: {m}", srcs.join(", "))).collect();
     if !errors.is_empty() {
         if !opts.keep_going {
-            if sweeps.iter().zip(&planned).any(|(s, p)| p.len() < s.runs.len() && !p.is_empty()) {
-                errors.push("(--keep-going runs the runs that pass these checks and reports the rest)".into());
+            let passing: usize = planned.iter().map(Vec::len).sum();
+            if passing > 0 {
+                errors.push(format!(
+                    "{passing} other runs pass these checks: --keep-going runs them and reports the rest"
+                ));
             }
             return Err(Error::Input(errors));
         }
         for e in &errors {
             tracing::warn!("skipped: {e}");
         }
-        warnings_all = errors;
     }
+    let left_out: usize =
+        sweeps.iter().map(|s| s.runs.len()).sum::<usize>() - planned.iter().map(Vec::len).sum::<usize>();
+    // Sweeps none of whose runs passed the checks (with --keep-going) are left out.
+    let (sweeps, mut planned): (Vec<&Sweep>, Vec<_>) =
+        sweeps.iter().zip(planned).filter(|(s, p)| !p.is_empty() || s.runs.is_empty() || errors.is_empty()).unzip();
 
     // This invocation's share.
     for p in planned.iter_mut() {
@@ -157,10 +171,11 @@ pub fn run(sweeps: &[Sweep], opts: &Options, stop: &Stop) -> Result<Vec<SweepRep
     let owner = Owner::new();
     let claims = Claims::new();
     let mut folders = Vec::new();
-    for s in sweeps {
+    for s in &sweeps {
         folders.push(SweepFolder::prepare(opts.out.join(&s.def.name), &owner, &claims).map_err(Error::input)?);
     }
-    provenance::record(&folders.iter().map(|f| f.dir.clone()).collect::<Vec<_>>(), &owner, opts);
+    let dirs: Vec<(PathBuf, usize)> = folders.iter().zip(&sweeps).map(|(f, s)| (f.dir.clone(), s.runs.len())).collect();
+    provenance::record(&dirs, &owner, opts);
 
     // Runs not finished on disk yet.
     let mut todo: Vec<Todo> = Vec::new();
@@ -293,7 +308,7 @@ pub fn run(sweeps: &[Sweep], opts: &Options, stop: &Stop) -> Result<Vec<SweepRep
     let mut reports = Vec::new();
     for (i, s) in sweeps.iter().enumerate() {
         let ran_i = ran[i].load(Ordering::Relaxed);
-        let (groups, mut warnings, summary_error) = match summary::rebuild(&folders[i].dir) {
+        let (groups, warnings, summary_error) = match summary::rebuild(&folders[i].dir) {
             Ok((g, w)) => (g, w, None),
             // A shard with nothing to do in a folder nobody has written to yet.
             Err(_) if ran_i == 0 && skipped[i] == 0 => {
@@ -301,9 +316,6 @@ pub fn run(sweeps: &[Sweep], opts: &Options, stop: &Stop) -> Result<Vec<SweepRep
             }
             Err(e) => (Vec::new(), Vec::new(), Some(e)),
         };
-        if i == 0 {
-            warnings.extend(std::mem::take(&mut warnings_all));
-        }
         provenance::finish(&folders[i].dir, &owner.token, ran_i, failed[i].load(Ordering::Relaxed), stop.draining());
         reports.push(SweepReport {
             name: s.def.name.clone(),
@@ -319,7 +331,7 @@ pub fn run(sweeps: &[Sweep], opts: &Options, stop: &Stop) -> Result<Vec<SweepRep
             summary_error,
         });
     }
-    Ok(reports)
+    Ok(RunOutcome { reports, left_out })
 }
 
 fn counters(n: usize) -> Vec<AtomicUsize> {

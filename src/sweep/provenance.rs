@@ -44,8 +44,9 @@ fn append(dir: &Path, text: &str) {
     }
 }
 
-/// The start of an invocation, in every sweep folder it writes to.
-pub fn record(dirs: &[PathBuf], owner: &Owner, opts: &Options) {
+/// The start of an invocation, in every sweep folder it writes to, with the number of
+/// runs that sweep expands to (all shards together).
+pub fn record(dirs: &[(PathBuf, usize)], owner: &Owner, opts: &Options) {
     let mut t = toml::Table::new();
     let s = |v: &str| toml::Value::String(v.to_string());
     t.insert("token".into(), s(&owner.token));
@@ -65,12 +66,22 @@ pub fn record(dirs: &[PathBuf], owner: &Owner, opts: &Options) {
             t.insert(var.to_lowercase(), s(&v));
         }
     }
-    let mut doc = toml::Table::new();
-    doc.insert("invocation".into(), toml::Value::Array(vec![toml::Value::Table(t)]));
-    let text = format!("\n{}", toml::to_string(&doc).expect("plain values"));
-    for d in dirs {
-        append(d, &text);
+    for (d, runs) in dirs {
+        let mut t = t.clone();
+        t.insert("runs".into(), toml::Value::Integer(*runs as i64));
+        let mut doc = toml::Table::new();
+        doc.insert("invocation".into(), toml::Value::Array(vec![toml::Value::Table(t)]));
+        append(d, &format!("\n{}", toml::to_string(&doc).expect("plain values")));
     }
+}
+
+/// The number of runs the last invocation recorded in `dir` planned for the whole sweep
+/// (`None` without a readable provenance.toml or from a version that did not record it).
+pub fn planned_runs(dir: &Path) -> Option<usize> {
+    let text = std::fs::read_to_string(dir.join(PROVENANCE_FILE)).ok()?;
+    let doc: toml::Table = text.parse().ok()?;
+    let last = doc.get("invocation")?.as_array()?.last()?;
+    usize::try_from(last.get("runs")?.as_integer()?).ok()
 }
 
 /// The end of an invocation in one sweep folder: when, and what it did there.

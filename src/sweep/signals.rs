@@ -1,6 +1,6 @@
 //! Stopping a sweep cleanly on SIGINT (Ctrl-C) or SIGTERM (Slurm's time limit, a
 //! preemption): the first signal stops new runs from starting and gives the running ones
-//! [`Stop::grace`] to finish; after that, or at a second signal, the running ones are
+//! the grace time given to [`install`] to finish; after that, or at a second signal, the running ones are
 //! abandoned (their temporary folders and claims removed). runs.csv and the summary are
 //! then written for what finished, and the exit code is [`crate::error::EXIT_INTERRUPTED`].
 //!

@@ -31,7 +31,7 @@ pub enum Landscape {
 }
 
 impl Landscape {
-    /// The 1-D toy of PAPER.md: `0.05 w^2 + sin(2 w)`.
+    /// The 1-D wave toy of docs/THEORY.md (section 4): `0.05 w^2 + sin(2 w)`.
     pub const WAVE: Landscape = Landscape::Wave { a: 0.05, b: 2.0 };
 
     pub fn dim(&self) -> usize {
@@ -228,7 +228,7 @@ mod tests {
         assert_eq!(w, [g2.point(32), g2.point(0)]);
     }
 
-    /// PAPER.md: the grid minimum of the 1-D toy is -0.969 at w = -0.75.
+    /// The grid minimum of the 1-D wave toy is -0.969 at w = -0.75 (sin(-1.5) + 0.05 * 0.5625).
     #[test]
     fn minimisers_of_the_toys() {
         let g = ToyGrid::new(0.25, 5.0);

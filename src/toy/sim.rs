@@ -15,7 +15,7 @@ use super::{Landscape, ToyGrid};
 use crate::method::{Bounds, Method};
 use crate::metrics::{Objective, Recorder, Row, RowAt, RowSink};
 use crate::optim::{OptimKind, Optimizer};
-use crate::rng::{derive, draw, seeded};
+use crate::rng::{draw, seeded};
 
 /// Everything a simulation needs beyond the landscape and grid.
 #[derive(Clone, Debug)]
@@ -59,37 +59,6 @@ impl SimResult {
         let n = self.recorded.max(1) as f64;
         self.visits.iter().map(|&v| v as f64 / n).collect()
     }
-}
-
-/// SGD from the origin: `steps` steps in total, the first `burn_in` not recorded.
-#[allow(clippy::too_many_arguments)]
-pub fn simulate(
-    landscape: &Landscape,
-    grid: &ToyGrid,
-    method: Method,
-    alpha: f64,
-    sigma: f64,
-    batch: usize,
-    steps: u64,
-    burn_in: u64,
-    seed: u64,
-) -> SimResult {
-    let spec = SimSpec {
-        method,
-        optim: OptimKind::Sgd,
-        alpha,
-        sigma,
-        batch,
-        steps,
-        burn_in,
-        noise_seed: derive(seed, "toy-noise"),
-        rounding_seed: derive(seed, "toy-rounding"),
-        w0: None,
-        log_every: 0,
-    };
-    run(landscape, grid, &spec, &mut Vec::new(), &AtomicBool::new(false))
-        .expect("rows into memory")
-        .expect("never abandoned")
 }
 
 /// What a toy row measures: `F - F_min` (the minimum over the grid) and the distance to
@@ -227,7 +196,37 @@ pub fn run(
 mod tests {
     use super::*;
     use crate::method::Rounding;
+    use crate::rng::derive;
     use crate::toy::markov;
+
+    /// SGD (batch 1) from the origin: `steps` steps in total, the first `burn_in` not
+    /// recorded.
+    fn simulate(
+        landscape: &Landscape,
+        grid: &ToyGrid,
+        method: Method,
+        alpha: f64,
+        steps: u64,
+        burn_in: u64,
+        seed: u64,
+    ) -> SimResult {
+        let spec = SimSpec {
+            method,
+            optim: OptimKind::Sgd,
+            alpha,
+            sigma: 4.0,
+            batch: 1,
+            steps,
+            burn_in,
+            noise_seed: derive(seed, "toy-noise"),
+            rounding_seed: derive(seed, "toy-rounding"),
+            w0: None,
+            log_every: 0,
+        };
+        run(landscape, grid, &spec, &mut Vec::new(), &AtomicBool::new(false))
+            .expect("rows into memory")
+            .expect("never abandoned")
+    }
 
     fn wave() -> (Landscape, ToyGrid) {
         (Landscape::WAVE, ToyGrid::new(0.25, 5.0))
@@ -236,10 +235,10 @@ mod tests {
     #[test]
     fn runs_are_deterministic_and_fp_is_binned_to_the_nearest_point() {
         let (f, g) = wave();
-        let a = simulate(&f, &g, Method::Sr, 0.02, 4.0, 1, 20_000, 1_000, 7);
-        let b = simulate(&f, &g, Method::Sr, 0.02, 4.0, 1, 20_000, 1_000, 7);
+        let a = simulate(&f, &g, Method::Sr, 0.02, 20_000, 1_000, 7);
+        let b = simulate(&f, &g, Method::Sr, 0.02, 20_000, 1_000, 7);
         assert_eq!((a.visits.clone(), a.mean_f.to_bits()), (b.visits, b.mean_f.to_bits()));
-        assert_ne!(a.visits, simulate(&f, &g, Method::Sr, 0.02, 4.0, 1, 20_000, 1_000, 8).visits);
+        assert_ne!(a.visits, simulate(&f, &g, Method::Sr, 0.02, 20_000, 1_000, 8).visits);
         assert_eq!((a.recorded, a.visits.iter().sum::<u64>()), (19_000, 19_000));
         // FP from w0 = 0.3 with no noise and a tiny step barely moves: nearest point 0.25.
         let spec = SimSpec {
@@ -289,7 +288,7 @@ mod tests {
         let steps = 10_000_000u64;
         let runs: Vec<SimResult> = std::thread::scope(|sc| {
             let hs: Vec<_> = [11u64, 12]
-                .map(|seed| sc.spawn(move || simulate(&f, &g, Method::Sr, 0.02, 4.0, 1, steps + 10_000, 10_000, seed)))
+                .map(|seed| sc.spawn(move || simulate(&f, &g, Method::Sr, 0.02, steps + 10_000, 10_000, seed)))
                 .into_iter()
                 .collect();
             hs.into_iter().map(|h| h.join().unwrap()).collect()
@@ -309,7 +308,7 @@ mod tests {
     /// (f) BC's time-averaged F(Q(w_r)) anneals as alpha shrinks; SR's does not.
     /// BC (nearest rounding, from w = 0, 4000 / alpha steps, i.e. ~16 000 relaxation times
     /// 1 / (alpha F'')): measured -0.8715 / -0.9386 / -0.9600 (seeds 0-3 spread +-0.001)
-    /// against PAPER.md's -0.871 / -0.939 / -0.960; tolerance 0.005, margins 0.04 / 0.01
+    /// against the reference values -0.871 / -0.939 / -0.960 of an independent simulation; tolerance 0.005, margins 0.04 / 0.01
     /// between consecutive alphas (measured gaps 0.067 / 0.021).
     /// SR: within 4 asymptotic sd (exact chain) of its alpha-free E_pi[F] = -0.574, and its
     /// change from 0.02 to 0.001 is less than half of BC's (0.089).
@@ -320,7 +319,7 @@ mod tests {
         let mut bc_f = vec![];
         for (alpha, paper) in [(0.02, -0.871), (0.005, -0.939), (0.001, -0.960)] {
             let steps = (4000.0 / alpha) as u64;
-            let r = simulate(&f, &g, bc, alpha, 4.0, 1, steps, steps / 10, 3);
+            let r = simulate(&f, &g, bc, alpha, steps, steps / 10, 3);
             assert!((r.mean_f - paper).abs() < 0.005, "BC alpha={alpha}: {} vs {paper}", r.mean_f);
             bc_f.push(r.mean_f);
         }
@@ -331,7 +330,7 @@ mod tests {
             let pi = markov::stationary(&c).unwrap().pi;
             let exact = markov::mean_value(&c, &pi);
             let sd = (markov::asymptotic_variance(&c, &pi, &c.values) / steps as f64).sqrt();
-            let r = simulate(&f, &g, Method::Sr, alpha, 4.0, 1, steps + 100_000, 100_000, 5);
+            let r = simulate(&f, &g, Method::Sr, alpha, steps + 100_000, 100_000, 5);
             assert!((r.mean_f - exact).abs() < 4.0 * sd, "SR alpha={alpha}: {} vs {exact} (sd {sd})", r.mean_f);
             sr_f.push(r.mean_f);
         }

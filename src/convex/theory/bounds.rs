@@ -1,4 +1,4 @@
-//! The convex bounds of PAPER.md as small pure functions. All bound
+//! The convex bounds of docs/THEORY.md (section 3) as small pure functions. All bound
 //! E[F(w_bar_T) - F*], the gap of the uniformly averaged iterate after T steps
 //! (BC: the average of the latent weights).
 

@@ -20,7 +20,7 @@ pub const BN_MOMENTUM: f32 = 0.1;
 /// Batch-norm running statistics: model state, not parameters (no gradient, never quantized).
 #[derive(Clone, Debug, PartialEq)]
 pub struct BnState {
-    /// Running mean of each BN feature's input, layers concatenated (see [`BnRanges::stats`]).
+    /// Running mean of each BN feature's input, layers concatenated (see [`BnRanges::stats`](crate::nets::layout::BnRanges::stats)).
     pub mean: Vec<f32>,
     /// Running unbiased variance, same order.
     pub var: Vec<f32>,

@@ -1,6 +1,6 @@
 //! The operations of a network's passes, each op's backward beside its forward: affine
-//! layers in either storage order ([`dense`]), batch normalisation over features ([`bn`])
-//! and over channels ([`bn_channel`]), activations and the loss ([`act`]), stride-1 "same"
+//! layers in either storage order (`dense`), batch normalisation over features (`bn`)
+//! and over channels ([`bn_channel`]), activations and the loss (`act`), stride-1 "same"
 //! convolutions ([`conv`]), 2 x 2 max-pooling ([`pool`]) and the flatten between the
 //! convolutional and the dense part (here).
 //!

@@ -14,7 +14,7 @@ pub use group::{cmp_params, group, param_keys, Group};
 pub use read::{
     collect, digest, read_run, MetricsDigest, RunRecord, RunStatus, CONFIG_FILE, METRICS_FILE, STATUS_FILE,
 };
-pub use write::{runs_csv, summary_csv};
+pub use write::{runs_csv, summary_csv, summary_header, summary_row};
 
 use super::write_atomic;
 

@@ -53,31 +53,40 @@ pub fn runs_csv(records: &[RunRecord]) -> String {
 /// summary.csv: one row per configuration: its parameters, the seed counts, every
 /// measure's mean, standard deviation and 95% CI half-width, then the group columns.
 pub fn summary_csv(groups: &[Group]) -> String {
-    let (measures, columns) = (measure_names(), group_column_names());
+    let mut w = csv::Writer::from_writer(vec![]);
+    w.write_record(summary_header()).expect("writing to memory");
+    for g in groups {
+        w.write_record(summary_row(g)).expect("writing to memory");
+    }
+    String::from_utf8(w.into_inner().expect("writing to memory")).expect("UTF-8 cells")
+}
+
+/// summary.csv's columns.
+pub fn summary_header() -> Vec<String> {
     let mut header = vec!["sweep".to_string()];
     header.extend(param_keys().map(|k| k.column.to_string()));
     header.extend(["n", "n_failed"].map(String::from));
-    for m in &measures {
+    for m in measure_names() {
         header.extend(["mean", "std", "ci95"].map(|x| format!("{m}_{x}")));
     }
-    header.extend(columns.iter().map(|c| c.to_string()));
-    let mut w = csv::Writer::from_writer(vec![]);
-    w.write_record(&header).expect("writing to memory");
-    for g in groups {
-        let mut row = vec![g.spec.sweep.clone()];
-        row.extend(param_cells(&g.spec));
-        row.push(g.n.to_string());
-        row.push(g.n_failed.to_string());
-        for m in &measures {
-            let s = g.measure(m);
-            row.push(s.map(|s| fmt_f64(s.mean)).unwrap_or_default());
-            row.push(fmt_opt(s.and_then(|s| s.std)));
-            row.push(fmt_opt(s.and_then(|s| s.ci95)));
-        }
-        for c in &columns {
-            row.push(g.cells.iter().find(|(n, _)| n == c).map(|(_, v)| v.clone()).unwrap_or_default());
-        }
-        w.write_record(&row).expect("writing to memory");
+    header.extend(group_column_names().iter().map(|c| c.to_string()));
+    header
+}
+
+/// One configuration's summary.csv row.
+pub fn summary_row(g: &Group) -> Vec<String> {
+    let mut row = vec![g.spec.sweep.clone()];
+    row.extend(param_cells(&g.spec));
+    row.push(g.n.to_string());
+    row.push(g.n_failed.to_string());
+    for m in measure_names() {
+        let s = g.measure(m);
+        row.push(s.map(|s| fmt_f64(s.mean)).unwrap_or_default());
+        row.push(fmt_opt(s.and_then(|s| s.std)));
+        row.push(fmt_opt(s.and_then(|s| s.ci95)));
     }
-    String::from_utf8(w.into_inner().expect("writing to memory")).expect("UTF-8 cells")
+    for c in group_column_names() {
+        row.push(g.cells.iter().find(|(n, _)| *n == c).map(|(_, v)| v.clone()).unwrap_or_default());
+    }
+    row
 }

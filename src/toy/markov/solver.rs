@@ -121,8 +121,8 @@ mod tests {
     use crate::toy::{Landscape, ToyGrid};
 
     /// (b) Small alpha: birth-death chain, detailed balance, pi independent of alpha and
-    /// equal to PAPER.md's formula pi(w+D)/pi(w) = E[(g(w))_-] / E[(g(w+D))_+]. Large alpha
-    /// (multi-cell jumps) moves pi.
+    /// equal to the detailed-balance formula pi(w+D)/pi(w) = E[(g(w))_-] / E[(g(w+D))_+]
+    /// (docs/THEORY.md, section 4.3). Large alpha (multi-cell jumps) moves pi.
     #[test]
     fn small_alpha_limit_is_detailed_balanced_and_alpha_free() {
         let (f, g) = (Landscape::WAVE, wave_grid());
@@ -162,18 +162,19 @@ mod tests {
         }
     }
 
-    /// (c) PAPER.md: E_pi[F] = -0.574 (B = 1), -0.787 / -0.892 / -0.933 (B = 4/16/64).
+    /// (c) Reference values of the 1-D wave toy, computed independently of this code from the
+    /// detailed-balance formula (docs/THEORY.md, section 4.5): E_pi[F] = -0.574 (B = 1), -0.787 / -0.892 / -0.933 (B = 4/16/64).
     /// Small alpha reproduces all four to the 3 printed decimals (tolerance 5e-4; measured
     /// -0.574120, -0.786901, -0.892327, -0.933142). At alpha = 0.02, B = 1 the exact chain
     /// gives -0.573356: two-cell jumps (tau = 0.32) move it 7.6e-4 from the alpha -> 0 limit,
-    /// so PAPER.md's "-0.574 for every alpha" is the small-alpha (detailed-balance) value.
+    /// so the reference "-0.574 for every alpha" is the small-alpha (detailed-balance) value.
     /// A chain with only +-1 jumps does not explain it either (-0.572870).
     #[test]
     fn stationary_mean_matches_paper_and_falls_with_the_batch() {
         let (f, g) = (Landscape::WAVE, wave_grid());
         let mut prev = f64::INFINITY;
         let mut prev_min = 0.0;
-        for (batch, paper) in [(1.0f64, -0.574), (4.0, -0.787), (16.0, -0.892), (64.0, -0.933)] {
+        for (batch, reference) in [(1.0f64, -0.574), (4.0, -0.787), (16.0, -0.892), (64.0, -0.933)] {
             let s = 4.0 / batch.sqrt();
             let mut means = vec![];
             for alpha in [0.005, 0.001] {
@@ -181,7 +182,7 @@ mod tests {
                 means.push((mean_value(&c, &pi), prob_at_minimiser(&c, &pi)));
             }
             let (ef, pmin) = means[1];
-            assert!((ef - paper).abs() < 5e-4, "B={batch}: E[F] = {ef}, PAPER.md {paper}");
+            assert!((ef - reference).abs() < 5e-4, "B={batch}: E[F] = {ef}, reference {reference}");
             assert!((means[0].0 - ef).abs() < 1e-12, "B={batch}: {means:?}");
             assert!(ef < prev - 0.03 && pmin > prev_min + 0.1, "B={batch}: E[F] {ef}, P(min) {pmin}");
             (prev, prev_min) = (ef, pmin);

@@ -1,0 +1,65 @@
+//! Helpers shared by the integration tests: running the binary, temporary configs, reading
+//! CSV columns, and the fetched data sets.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The qnet-exp binary under test.
+pub fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_qnet-exp"))
+}
+
+/// Run the binary with `args` in `cwd`.
+pub fn qnet(args: &[&str], cwd: &Path) -> Output {
+    bin().args(args).current_dir(cwd).output().unwrap()
+}
+
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// A temporary folder holding `config` as `tiny.toml`.
+pub fn setup(config: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("tiny.toml");
+    std::fs::write(&cfg, config).unwrap();
+    (dir, cfg)
+}
+
+pub fn read(p: &Path) -> String {
+    std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// The values of column `name` of a CSV text.
+pub fn column(csv_text: &str, name: &str) -> Vec<String> {
+    let mut rdr = csv::Reader::from_reader(csv_text.as_bytes());
+    let i = rdr.headers().unwrap().iter().position(|h| h == name).unwrap_or_else(|| panic!("no column {name}"));
+    rdr.records().map(|r| r.unwrap()[i].to_string()).collect()
+}
+
+/// The run folders of a sweep folder, sorted.
+pub fn run_dirs(sweep: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(sweep)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir() && !p.file_name().unwrap().to_string_lossy().starts_with('.'))
+        .collect();
+    v.sort();
+    v
+}
+
+/// The folder with the data sets fetched by scripts/fetch-data.sh ($QNET_DATA_DIR, else
+/// data/). The tests that need it are `#[ignore]`d (CI runs them with --include-ignored
+/// after fetching the data); run by hand without the data, they fail and say why.
+pub fn data_dir() -> PathBuf {
+    let dir = std::env::var_os("QNET_DATA_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("data"));
+    assert!(
+        dir.join("mnist/train-images-idx3-ubyte").is_file(),
+        "MNIST not found in {}: run scripts/fetch-data.sh (or set QNET_DATA_DIR)",
+        dir.display()
+    );
+    dir
+}
