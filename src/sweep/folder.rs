@@ -30,6 +30,8 @@ pub const STALE_AFTER: Duration = Duration::from_secs(90);
 
 const CLAIM_PREFIX: &str = ".claim-";
 const TMP_PREFIX: &str = ".tmp-";
+/// Ends the name of the folder a commit moves aside: `.tmp-<run id>-<token>-old`.
+const ASIDE_SUFFIX: &str = "-old";
 
 /// This invocation, as its claims and temporary names identify it.
 #[derive(Clone, Debug, PartialEq)]
@@ -234,11 +236,14 @@ impl<'a> SweepFolder<'a> {
                     let _ = std::fs::remove_file(&path);
                 }
             } else if let Some(rest) = name.strip_prefix(TMP_PREFIX) {
-                // `<method>-<hex>-<token>`; a name in another form is a leftover of an
-                // earlier version of qnet-exp (which named them by process id only).
+                // `<method>-<hex>-<token>`, or `<method>-<hex>-<token>-old` for the folder a
+                // commit moves aside (a token never ends in "-old": it ends in hex digits);
+                // a name in another form is a leftover of an earlier version of qnet-exp
+                // (which named them by process id only).
                 let mut parts = rest.splitn(3, '-');
                 let id = format!("{}-{}", parts.next().unwrap_or(""), parts.next().unwrap_or(""));
                 let token = parts.next().unwrap_or("");
+                let token = token.strip_suffix(ASIDE_SUFFIX).unwrap_or(token);
                 let live = self.live_claim(&self.claim_path(&id)).is_some_and(|o| o.token == token);
                 if !live {
                     let _ = std::fs::remove_dir_all(&path);
@@ -306,15 +311,19 @@ impl<'a> SweepFolder<'a> {
             crate::output::csv::write_file(&tmp.join(STATUS_FILE), status.to_toml().as_bytes())?;
             sync_tree(tmp)?;
             let fin = self.dir.join(&spec.id);
-            let aside = self.dir.join(format!("{TMP_PREFIX}{}-{}-old", spec.id, self.owner.token));
+            let aside = self.dir.join(format!("{TMP_PREFIX}{}-{}{ASIDE_SUFFIX}", spec.id, self.owner.token));
             let replaced = fin.exists();
             if replaced {
                 std::fs::rename(&fin, &aside)?;
             }
             std::fs::rename(tmp, &fin)?;
             sync_dir(&self.dir)?;
+            // The run is in place: an aside folder already gone is no error.
             if replaced {
-                std::fs::remove_dir_all(&aside)?;
+                match std::fs::remove_dir_all(&aside) {
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    r => r?,
+                }
             }
             Ok(())
         })();
@@ -366,11 +375,16 @@ mod tests {
         let g = SweepFolder { dir: f.dir.clone(), owner: &other, claims: &claims };
         assert!(matches!(g.claim("sr-000000000001").unwrap(), Claim::Held(_)));
         // Its temporary folder survives the other's cleanup; a dead owner's does not.
+        // So does the folder a commit of its moves aside; a dead owner's does not.
         let tmp = f.temp_dir("sr-000000000001").unwrap();
+        let aside = f.dir.join(format!(".tmp-sr-000000000001-{}-old", me.token));
+        std::fs::create_dir(&aside).unwrap();
         let dead_tmp = f.dir.join(".tmp-sr-000000000002-deadhost_7_0");
+        let dead_aside = f.dir.join(".tmp-sr-000000000002-deadhost_7_0-old");
         std::fs::create_dir(&dead_tmp).unwrap();
+        std::fs::create_dir(&dead_aside).unwrap();
         g.clean().unwrap();
-        assert!(tmp.is_dir() && !dead_tmp.exists());
+        assert!(tmp.is_dir() && aside.is_dir() && !dead_tmp.exists() && !dead_aside.exists());
         // A claim of a process that is gone on this machine is stale at once.
         let gone = Owner { token: "x_4194999_0".into(), pid: 4_194_999, ..me.clone() };
         std::fs::write(f.claim_path("sr-000000000003"), gone.to_toml()).unwrap();
