@@ -9,7 +9,11 @@
 //!   thread while its owner works, and is stale when its owner is known dead (same host,
 //!   same boot, same PID namespace, process gone) or when it has not been refreshed for
 //!   [`STALE_AFTER`] (an owner killed on another host). Stale claims and the temporary
-//!   folders of dead owners are removed; nothing of a live owner ever is.
+//!   folders of dead owners are removed; nothing of a live owner ever is. Whoever removes
+//!   a claim (a takeover, the cleanup, its owner giving it back) first locks the claim file
+//!   (`flock`, which NFS clients map to a lock on the server) and checks it again under the
+//!   lock: two invocations can never both judge one claim stale and then remove a live
+//!   claim made in between.
 //! - **A run folder appears complete or not at all**: it is written under
 //!   `.tmp-<run id>-<token>`, every file synced, `status.toml` last, then renamed into place
 //!   (a damaged folder it replaces is first renamed aside, so the window in which neither
@@ -111,14 +115,49 @@ fn age(path: &Path) -> Option<Duration> {
     Some(SystemTime::now().duration_since(m).unwrap_or_default())
 }
 
+/// Remove the claim file at `path` if `remove(content)` says so, judged under an exclusive
+/// lock on the file and only if the path still names the file that was locked (it was not
+/// removed and claimed again meanwhile). `wait`: wait for the lock, else give up when
+/// someone else holds it (another invocation taking the same claim over). Returns whether
+/// the path is free of that claim now.
+fn remove_claim_if(path: &Path, wait: bool, remove: impl FnOnce(&str) -> bool) -> bool {
+    use std::os::unix::fs::MetadataExt as _;
+    // Opened for writing: NFS needs it for an exclusive lock. Append mode writes nothing.
+    let f = match std::fs::OpenOptions::new().read(true).append(true).open(path) {
+        Ok(f) => f,
+        Err(e) => return e.kind() == std::io::ErrorKind::NotFound,
+    };
+    let locked = if wait { f.lock().is_ok() } else { f.try_lock().is_ok() };
+    if !locked {
+        return false;
+    }
+    let same = match (f.metadata(), std::fs::metadata(path)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    };
+    // Read by path under the lock: the content of the very file that was locked.
+    let removed =
+        same && remove(&std::fs::read_to_string(path).unwrap_or_default()) && std::fs::remove_file(path).is_ok();
+    drop(f);
+    removed
+}
+
+/// Give a claim of `token` back: remove it unless it is someone else's now (taken over
+/// while this owner was too slow to refresh it).
+fn give_back(path: &Path, token: &str) {
+    remove_claim_if(path, true, |text| Owner::from_toml(text).is_none_or(|o| o.token == token));
+}
+
 /// The claims this process holds, refreshed by a background thread.
 pub struct Claims {
+    token: String,
     held: Arc<(Mutex<Option<Vec<PathBuf>>>, Condvar)>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Claims {
-    pub fn new() -> Claims {
+    /// The claims of `owner` (none yet).
+    pub fn new(owner: &Owner) -> Claims {
         let held: Arc<(Mutex<Option<Vec<PathBuf>>>, Condvar)> =
             Arc::new((Mutex::new(Some(Vec::new())), Condvar::new()));
         let h = held.clone();
@@ -136,7 +175,7 @@ impl Claims {
                 g = cv.wait_timeout(g, HEARTBEAT).unwrap_or_else(|e| e.into_inner()).0;
             }
         });
-        Claims { held, thread: Some(thread) }
+        Claims { token: owner.token.clone(), held, thread: Some(thread) }
     }
 
     fn hold(&self, p: PathBuf) {
@@ -149,13 +188,7 @@ impl Claims {
         if let Some(v) = self.held.0.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
             v.retain(|q| q != p);
         }
-        let _ = std::fs::remove_file(p);
-    }
-}
-
-impl Default for Claims {
-    fn default() -> Self {
-        Claims::new()
+        give_back(p, &self.token);
     }
 }
 
@@ -166,7 +199,7 @@ impl Drop for Claims {
         cv.notify_all();
         // Whatever is still held (an interrupted sweep) is released.
         for p in left.unwrap_or_default() {
-            let _ = std::fs::remove_file(p);
+            give_back(&p, &self.token);
         }
         if let Some(t) = self.thread.take() {
             let _ = t.join();
@@ -223,6 +256,12 @@ impl<'a> SweepFolder<'a> {
         Some(other)
     }
 
+    /// Remove a claim judged stale, unless another invocation is removing it right now or it
+    /// is live when judged again under the lock.
+    fn remove_stale_claim(&self, path: &Path) -> bool {
+        remove_claim_if(path, false, |_| self.live_claim(path).is_none())
+    }
+
     /// Remove stale claims, temporary run folders whose owner holds no live claim on them,
     /// and old temporary files of the summary writers.
     fn clean(&self) -> Result<(), String> {
@@ -233,7 +272,7 @@ impl<'a> SweepFolder<'a> {
             let path = e.path();
             if name.starts_with(CLAIM_PREFIX) {
                 if self.live_claim(&path).is_none() {
-                    let _ = std::fs::remove_file(&path);
+                    self.remove_stale_claim(&path);
                 }
             } else if let Some(rest) = name.strip_prefix(TMP_PREFIX) {
                 // `<method>-<hex>-<token>`, or `<method>-<hex>-<token>-old` for the folder a
@@ -277,9 +316,10 @@ impl<'a> SweepFolder<'a> {
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => match self.live_claim(&path) {
                     Some(o) => return Ok(Claim::Held(format!("host {} (pid {})", o.host, o.pid))),
-                    // Stale: remove it and try once more (another waiter may win the race).
+                    // Stale: remove it and try once more (another waiter may win the race, or
+                    // be removing it right now: then it is left to that one).
                     None => {
-                        let _ = std::fs::remove_file(&path);
+                        self.remove_stale_claim(&path);
                     }
                 },
                 Err(e) => return Err(e),
@@ -367,7 +407,8 @@ mod tests {
     #[test]
     fn claims_exclude_others_and_stale_ones_are_taken_over() {
         let dir = tempfile::tempdir().unwrap();
-        let (me, claims) = (Owner::new(), Claims::new());
+        let me = Owner::new();
+        let claims = Claims::new(&me);
         let f = SweepFolder::prepare(dir.path().join("s"), &me, &claims).unwrap();
         let Claim::Acquired(path) = f.claim("sr-000000000001").unwrap() else { panic!("first claim") };
         // The same run again, as another live invocation on another host.
@@ -399,5 +440,34 @@ mod tests {
         assert!(matches!(f.claim("sr-000000000004").unwrap(), Claim::Acquired(_)));
         f.release(&path);
         assert!(!path.exists());
+    }
+
+    #[test]
+    fn a_stale_claim_being_taken_over_is_left_to_the_taker() {
+        let dir = tempfile::tempdir().unwrap();
+        let me = Owner::new();
+        let claims = Claims::new(&me);
+        let f = SweepFolder::prepare(dir.path().join("s"), &me, &claims).unwrap();
+        let gone = Owner { token: "x_4194999_0".into(), pid: 4_194_999, ..me.clone() };
+        let path = f.claim_path("sr-000000000001");
+        std::fs::write(&path, gone.to_toml()).unwrap();
+        // Another invocation holds the lock: it is removing the stale claim right now.
+        let taker = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+        taker.lock().unwrap();
+        assert!(matches!(f.claim("sr-000000000001").unwrap(), Claim::Held(_)));
+        f.clean().unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), gone.to_toml(), "left to the taker");
+        // The taker removed it and claimed the run: that claim is live, and ours to keep.
+        std::fs::remove_file(&path).unwrap();
+        drop(taker);
+        let other = Owner { token: "y_1_0".into(), host: "y".into(), boot: "b".into(), ..me.clone() };
+        std::fs::write(&path, other.to_toml()).unwrap();
+        assert!(matches!(f.claim("sr-000000000001").unwrap(), Claim::Held(_)));
+        // Giving back a claim that is someone else's now leaves it.
+        claims.release(&path);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), other.to_toml());
+        // Once free of locks, a stale claim is taken over.
+        std::fs::write(&path, gone.to_toml()).unwrap();
+        assert!(matches!(f.claim("sr-000000000001").unwrap(), Claim::Acquired(_)));
     }
 }

@@ -169,7 +169,7 @@ pub fn run(sweeps: &[Sweep], opts: &Options, stop: &Stop) -> Result<RunOutcome, 
     limits::check(&planned, opts)?;
 
     let owner = Owner::new();
-    let claims = Claims::new();
+    let claims = Claims::new(&owner);
     let mut folders = Vec::new();
     for s in &sweeps {
         folders.push(SweepFolder::prepare(opts.out.join(&s.def.name), &owner, &claims).map_err(Error::input)?);
