@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Reproductions of three bugs of src/sweep/ found while testing cluster use; each case
-# prints PASS once its bug is fixed. The two races of src/sweep/folder.rs between
+# Regression tests for three bugs of src/sweep/ found while testing cluster use (fixed; each
+# case failed before its fix and prints PASS now). The two races of src/sweep/folder.rs between
 # invocations sharing one sweep folder are made deterministic by slowing one process's
 # system calls down with strace's fault injection (`-e inject=SYSCALL:delay_enter=US`: the
 # call waits, then happens):
@@ -21,7 +21,11 @@
 #    "interrupted: N of N runs finished; rerun the same command to resume": Slurm marks a
 #    complete task FAILED. (src/sweep/mod.rs, `interrupted`.)
 #
-#   scripts/ci/sweep-bugs-test.sh        # needs strace; about 15 s; exits 0 if all are fixed
+# The fixes: every removal of a claim locks the claim file and judges it again under the
+# lock; the cleanup keeps a `-old` aside folder while its owner's claim is live; exit 130
+# only when some runs were left not run.
+#
+#   scripts/ci/sweep-bugs-test.sh        # needs strace; about 11 s; exits 0 if all pass
 #
 # QNET: the qnet-exp binary (default: $CARGO_TARGET_DIR/release/qnet-exp, else target/release).
 set -uo pipefail
