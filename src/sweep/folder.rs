@@ -127,8 +127,18 @@ fn remove_claim_if(path: &Path, wait: bool, remove: impl FnOnce(&str) -> bool) -
         Ok(f) => f,
         Err(e) => return e.kind() == std::io::ErrorKind::NotFound,
     };
-    let locked = if wait { f.lock().is_ok() } else { f.try_lock().is_ok() };
-    if !locked {
+    // A file system without locks (Lustre mounted without -o flock, old NFS without a lock
+    // manager) fails the call: the claim is then judged without one, as before locks.
+    let busy = if wait {
+        f.lock().is_err_and(|e| !unsupported(&e))
+    } else {
+        match f.try_lock() {
+            Ok(()) => false,
+            Err(std::fs::TryLockError::WouldBlock) => true,
+            Err(std::fs::TryLockError::Error(e)) => !unsupported(&e),
+        }
+    };
+    if busy {
         return false;
     }
     let same = match (f.metadata(), std::fs::metadata(path)) {
@@ -140,6 +150,12 @@ fn remove_claim_if(path: &Path, wait: bool, remove: impl FnOnce(&str) -> bool) -
         same && remove(&std::fs::read_to_string(path).unwrap_or_default()) && std::fs::remove_file(path).is_ok();
     drop(f);
     removed
+}
+
+/// Whether a lock call failed because the file system has no locks.
+fn unsupported(e: &std::io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::ENOSYS | libc::ENOLCK | libc::EOPNOTSUPP | libc::EINVAL))
+        || e.kind() == std::io::ErrorKind::Unsupported
 }
 
 /// Give a claim of `token` back: remove it unless it is someone else's now (taken over
