@@ -51,6 +51,7 @@ pub enum Command {
     Keys,
     /// Write the sbatch scripts that run these sweeps on Slurm as a job array of shards
     /// plus a summarize job (and submit them with --submit).
+    #[command(mut_arg("configs", |a| a.help("Config files (TOML); at least one")))]
     Slurm(SlurmArgs),
 }
 
@@ -107,7 +108,8 @@ pub struct SlurmArgs {
     #[command(flatten)]
     pub sweep: SweepArgs,
     /// Output folder shared by every task (must be on a file system the compute nodes
-    /// see); the scripts and job logs go to OUT/<first sweep>/slurm/.
+    /// see); the scripts and job logs go to OUT/SWEEP/slurm/ (SWEEP: the first
+    /// config's sweep name).
     #[arg(long, default_value = "results")]
     pub out: PathBuf,
     /// Array tasks, i.e. shards (default: the number of runs, at most 64; never more than
