@@ -278,6 +278,8 @@ fn the_written_scripts_run_the_sweep_as_a_local_run_would() {
     std::fs::remove_file(sweep.join("runs.csv")).unwrap();
     let o = Command::new("bash").arg(&summarize).current_dir(elsewhere.path()).output().unwrap();
     assert!(o.status.success(), "{}", text(&o.stderr));
+    // The scripts' own folder is no run folder to warn about.
+    assert!(!text(&o.stderr).contains("not a run folder"), "{}", text(&o.stderr));
     assert_eq!(run_dirs(&sweep).len(), 16);
     let o = qnet(&["run", "sweep.toml", "--out", "local", "-q"], dir.path());
     assert!(o.status.success());

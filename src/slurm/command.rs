@@ -27,8 +27,9 @@ use crate::error::Error;
 use crate::family;
 use crate::output::say;
 
-/// The folder, inside the first sweep's folder, that holds the scripts and the logs.
-pub const SCRIPTS_DIR: &str = "slurm";
+/// The folder, inside the first sweep's folder, that holds the scripts and the logs (the
+/// summary knows it is no run folder).
+pub const SCRIPTS_DIR: &str = crate::output::summary::SCRIPTS_DIR;
 pub const ARRAY_FILE: &str = "array.sbatch";
 pub const SUMMARIZE_FILE: &str = "summarize.sbatch";
 pub const LOGS_DIR: &str = "logs";
