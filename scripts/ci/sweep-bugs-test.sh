@@ -107,18 +107,27 @@ EOF
 strace -f -qq -o /dev/null -e trace=fsync -e inject=fsync:delay_enter=300000 \
     "$QNET" run div.toml --out out2 -q 2>err.txt &
 P=$!
+seen=0
 for ((i = 0; i < 1000; i++)); do
-    ls -a out2/div | grep -q -- '-old$' && break
+    if ls -a out2/div | grep -q -- '-old$'; then
+        seen=1
+        break
+    fi
     sleep 0.01
 done
-# Another invocation (here a shard with nothing to do) starts and cleans the folder up.
-"$QNET" run div.toml --out out2 --shard 2/2 -q
+# Another invocation (here a shard with nothing to do) starts and cleans the folder up; its
+# removals are logged (the committer takes an aside folder already gone as done, so its
+# exit code alone would not tell).
+strace -f -qq -o cleaner.strace -e trace=unlink,unlinkat,rmdir \
+    "$QNET" run div.toml --out out2 --shard 2/2 -q
 wait $P
 rp=$?
-if ((rp == 1)); then
-    echo "2. aside folder of a commit: PASS (the committer exits 1: its run failed, as meant)"
+removed=$(grep -c -- '-old"' cleaner.strace)
+if ((seen == 1 && removed == 0 && rp == 1)); then
+    echo "2. aside folder of a commit: PASS (left to the committer, which exits 1: its run failed, as meant)"
 else
-    echo "2. aside folder of a commit: FAIL (the committer exits $rp: $(grep -m1 'cannot write' err.txt))"
+    echo "2. aside folder of a commit: FAIL (aside folder seen: $seen; removed by the other invocation: $removed;" \
+        "the committer exits $rp: $(grep -m1 'cannot write' err.txt))"
     failed=1
 fi
 
