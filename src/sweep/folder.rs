@@ -123,7 +123,14 @@ fn age(path: &Path) -> Option<Duration> {
 fn remove_claim_if(path: &Path, wait: bool, remove: impl FnOnce(&str) -> bool) -> bool {
     use std::os::unix::fs::MetadataExt as _;
     // Opened for writing: NFS needs it for an exclusive lock. Append mode writes nothing.
-    let f = match std::fs::OpenOptions::new().read(true).append(true).open(path) {
+    // Another user's claim (a folder shared by a group) may only be readable: locally a
+    // lock needs no more.
+    let open = |append| std::fs::OpenOptions::new().read(true).append(append).open(path);
+    let f = match open(true) {
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => open(false),
+        r => r,
+    };
+    let f = match f {
         Ok(f) => f,
         Err(e) => return e.kind() == std::io::ErrorKind::NotFound,
     };
