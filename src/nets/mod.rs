@@ -1,6 +1,6 @@
 //! Neural networks on flat f32 parameter vectors (the model side of the network family):
 //! the layout of the parameter vector (layout.rs), the passes over a batch (passes.rs) and
-//! the operations they are made of (ops/), GEMMs through the gemm crate (gemm.rs), the
+//! the operations they are made of (ops/), the matrix products (gemm.rs), the
 //! training loop with per-layer grids (train.rs), its fused parameter pass (update.rs) and
 //! the family (family.rs). The model knows nothing of quantizers, optimizers or methods;
 //! they see only the flat slices and the named ranges of [`Layout`].

@@ -1,6 +1,6 @@
 //! Stride-1 "same" 2-D convolution (odd `k x k` kernel, zero padding `k/2`) on CNHW
-//! activations (see [`super`] for the layout contract), as im2col + GEMM through the `gemm`
-//! crate ([`matmul_strided`]).
+//! activations (see [`super`] for the layout contract), as im2col + GEMM ([`matmul_strided`],
+//! the project's own kernels).
 //!
 //! For a group of `G` samples starting at `b0`, [`im2col`] builds `col`
 //! (`K x G*H*W`, `K = C_in*k*k`, row `(ci*k + kh)*k + kw`, column `g*H*W + h*W + w`) and
