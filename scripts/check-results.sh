@@ -245,8 +245,9 @@ done
 # (scripts/readme_numbers.py, scripts/report.py): check that they still agree with them
 # (with --update: regenerate them from the refreshed CSVs).
 doc_names=()
+specs=$(python3 scripts/readme_numbers.py --list)
 for n in "${names[@]}"; do
-    if python3 scripts/readme_numbers.py --list | grep -qxF "$n"; then doc_names+=("$n"); fi
+    if grep -qxF "$n" <<<"$specs"; then doc_names+=("$n"); fi
 done
 docs_bad=0
 if [ "$update" = 1 ]; then
