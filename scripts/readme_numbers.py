@@ -237,7 +237,8 @@ def sr_floor_vs_dim(e):
     out["table-raw"] = "Raw features (`results/sr-dim/`), " + tail_words(s) + ", mean ± 95 % CI:\n\n" + tab(s)
     deltas = sorted(g.values("delta"), reverse=True)
     out["table-fixed"] = "\n\n".join(
-        f"Features scaled by 1/sqrt(d) (`results/sr-dim-fixed-g/`), Delta = {lr_str(d)}:\n\n" + tab(g.where(delta=d))
+        f"Features scaled by 1/sqrt(d) (`results/sr-dim-fixed-g/`), Delta = {lr_str(d)}, {tail_words(g)}, mean ± 95 %"
+        f" CI:\n\n" + tab(g.where(delta=d))
         for d in deltas)
     sl = f.one(method="sr", measure="tail_gap")
     gl, fl = col_fit(s, "G"), col_fit(s, "floor_sr")
