@@ -25,8 +25,10 @@
 # (scripts/fetch-data.sh runs if they are missing; $QNET_DATA_DIR is honoured).
 #
 # Checked by default (what CI runs; 7.4 min measured on a busy shared 2-core machine, 5
-# CPU-minutes: ~50 s convex and toy, the rest table1-mlp and weight-flips): every convex
-# and toy experiment and the reduced network sweeps (table1-mlp, weight-flips). Not by
+# CPU-minutes: ~50 s convex and toy, the rest table1-mlp and weight-flips, before the
+# issue-13 sweeps; those add about a minute on 2 cores: the twelve convex and toy
+# experiments took 5.5 min with --jobs 2 on a busy machine): every convex and toy
+# experiment and the reduced network sweeps (table1-mlp, weight-flips). Not by
 # default: table1-mlp-full, the full Table 1 (FULL=1, 14 min on 2 idle cores, 40 on a busy
 # machine); --only table1-mlp-full checks it. The header prints the CPU for the record;
 # results do not depend on it (see experiments/README.md).
