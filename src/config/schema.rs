@@ -143,7 +143,7 @@ pub const KEYS: &[KeySpec] = &[
     key!("optim.tau", "tau", Ty::Float { min: POS, min_open: true, max: INF }, Default::Float(1.0), true, "optim.schedule = \"inv_t\" or \"inv_sqrt_t\"",
          "time scale of the inverse schedules"),
     key!("optim.every", "every", Ty::Int { min: 1, max: i64::MAX }, Default::Int(1000), true, "optim.schedule = \"step\" or \"exp\"",
-         "steps per decay by gamma"),
+         "steps per decay by gamma (networks: epochs; their schedules step once per epoch)"),
     key!("optim.gamma", "gamma", Ty::Float { min: POS, min_open: true, max: 1.0 }, Default::Float(0.5), true, "optim.schedule = \"step\" or \"exp\"",
          "decay factor"),
     key!("optim.momentum", "momentum", Ty::Float { min: 0.0, min_open: false, max: 0.999_999 }, Default::Float(0.9), true, "optim.kind = \"momentum\"",
