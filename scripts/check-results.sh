@@ -3,16 +3,20 @@
 # source: rerun each experiment (its run.sh, with PLOTS=0, so no matplotlib is needed) into
 # a temporary folder and compare every regenerated file with the committed one under
 # experiments/NAME/results/: runs.csv, summary.csv, fits.csv, toy-sr-step-odds'
-# transitions-*.csv and table1-mlp's table.md. The only thing ignored is the wall-time
+# transitions-*.csv, the curve.csv / basins.csv that scripts/derive_csv.py keeps, and
+# table1-mlp's table.md. The only thing ignored is the wall-time
 # column `wall_s` of runs.csv; every other byte must match, and a file committed but not
-# regenerated (or regenerated but not committed) counts as a difference.
+# regenerated (or regenerated but not committed) counts as a difference. Then it checks that
+# every number in the experiment READMEs (scripts/readme_numbers.py --check) and the report
+# page results/REPORT.md (scripts/report.py --check) still agrees with the committed CSVs.
 #
 # Usage: scripts/check-results.sh [--update] [--only NAME...] [--jobs N] [--keep] [--list]
 #   --only NAME...  check only these experiments (folder names under experiments/)
 #   --update        (or UPDATE=1) refresh the committed results on purpose: copy the
 #                   regenerated files over the committed ones, delete committed ones that
-#                   are no longer regenerated, and redraw the plots when matplotlib is
-#                   available; review with `git status` / `git diff` and commit
+#                   are no longer regenerated, redraw the plots when matplotlib is
+#                   available, and regenerate the README numbers and results/REPORT.md;
+#                   review with `git status` / `git diff` and commit
 #   --jobs N        runs in parallel within a sweep (default: all cores)
 #   --keep          keep the temporary folder (printed) with the regenerated files and logs
 #   --list          print the experiment names and exit
@@ -21,8 +25,10 @@
 # (scripts/fetch-data.sh runs if they are missing; $QNET_DATA_DIR is honoured).
 #
 # Checked by default (what CI runs; 7.4 min measured on a busy shared 2-core machine, 5
-# CPU-minutes: ~50 s convex and toy, the rest table1-mlp and weight-flips): every convex
-# and toy experiment and the reduced network sweeps (table1-mlp, weight-flips). Not by
+# CPU-minutes: ~50 s convex and toy, the rest table1-mlp and weight-flips, before the
+# issue-13 sweeps; those add about a minute on 2 cores: the twelve convex and toy
+# experiments took 5.5 min with --jobs 2 on a busy machine): every convex and toy
+# experiment and the reduced network sweeps (table1-mlp, weight-flips). Not by
 # default: table1-mlp-full, the full Table 1 (FULL=1, 14 min on 2 idle cores, 40 on a busy
 # machine); --only table1-mlp-full checks it. The header prints the CPU for the record;
 # results do not depend on it (see experiments/README.md).
@@ -33,7 +39,7 @@ command -v python3 >/dev/null || { echo "check-results: python3 is needed" >&2; 
 
 DEFAULT=(sr-floor-vs-delta sr-floor-vs-dim sr-floor-vs-batch floor-vs-step-size r-stall logistic
     bc-rounding-on-a-quadratic toy-sr-step-odds toy-2d-where-they-sit toy-sr-batch toy-paper-check
-    table1-mlp weight-flips)
+    sr-rate-decaying-step table1-mlp weight-flips)
 EXTRA=(table1-mlp-full)
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; }
@@ -237,12 +243,34 @@ for n in "${names[@]}"; do
         echo "  updated experiments/$exp/results/ from the rerun"
     fi
 done
+# The numbers in the experiment READMEs and the report page come from the committed CSVs
+# (scripts/readme_numbers.py, scripts/report.py): check that they still agree with them
+# (with --update: regenerate them from the refreshed CSVs).
+doc_names=()
+specs=$(python3 scripts/readme_numbers.py --list)
+for n in "${names[@]}"; do
+    if grep -qxF "$n" <<<"$specs"; then doc_names+=("$n"); fi
+done
+docs_bad=0
+if [ "$update" = 1 ]; then
+    [ ${#doc_names[@]} = 0 ] || python3 scripts/readme_numbers.py --only "${doc_names[@]}" || docs_bad=1
+    python3 scripts/report.py || docs_bad=1
+else
+    if [ ${#doc_names[@]} != 0 ] && ! python3 scripts/readme_numbers.py --check --only "${doc_names[@]}"; then
+        docs_bad=1
+    fi
+    python3 scripts/report.py --check || docs_bad=1
+fi
+if [ "$docs_bad" = 1 ]; then
+    n_bad=$((n_bad + 1))
+    bad+=("(README numbers / REPORT.md)")
+fi
 total=$(awk -v a="$total_start" -v b="$(date +%s%N)" 'BEGIN { printf "%.1f", (b - a) / 1e9 }')
 echo "check-results: $total s in all; $n_ok OK, $n_bad not OK${bad[*]:+: ${bad[*]}}"
 if [ "$update" = 1 ]; then
     echo "check-results: --update: review with 'git status experiments' and 'git diff experiments', then commit"
-    # After an update only failed experiments are errors.
-    [ "$n_failed" = 0 ] || exit 1
+    # After an update only failed experiments (and README / report generation) are errors.
+    [ "$n_failed" = 0 ] && [ "$docs_bad" = 0 ] || exit 1
     exit 0
 fi
 if [ "$n_bad" != 0 ]; then
