@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 names=("$@")
-[ ${#names[@]} -gt 0 ] || names=(sr-floor-vs-delta sr-floor-vs-dim sr-floor-vs-batch floor-vs-step-size r-stall logistic bc-rounding-on-a-quadratic toy-sr-step-odds toy-2d-where-they-sit toy-sr-batch toy-paper-check table1-mlp weight-flips table1-cnn weight-flips-cnn batch-size-flips sr-step-sensitivity)
+[ ${#names[@]} -gt 0 ] || names=(sr-floor-vs-delta sr-floor-vs-dim sr-floor-vs-batch floor-vs-step-size r-stall logistic bc-rounding-on-a-quadratic toy-sr-step-odds toy-2d-where-they-sit toy-sr-batch toy-paper-check sr-rate-decaying-step table1-mlp weight-flips table1-cnn weight-flips-cnn batch-size-flips sr-step-sensitivity)
 for n in "${names[@]}"; do
     [ -f "$n/run.sh" ] || { echo "run_all.sh: no experiment '$n' (no $n/run.sh)" >&2; exit 1; }
 done

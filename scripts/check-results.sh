@@ -3,16 +3,20 @@
 # source: rerun each experiment (its run.sh, with PLOTS=0, so no matplotlib is needed) into
 # a temporary folder and compare every regenerated file with the committed one under
 # experiments/NAME/results/: runs.csv, summary.csv, fits.csv, toy-sr-step-odds'
-# transitions-*.csv and table1-mlp's table.md. The only thing ignored is the wall-time
+# transitions-*.csv, the curve.csv / basins.csv that scripts/derive_csv.py keeps, and
+# table1-mlp's table.md. The only thing ignored is the wall-time
 # column `wall_s` of runs.csv; every other byte must match, and a file committed but not
-# regenerated (or regenerated but not committed) counts as a difference.
+# regenerated (or regenerated but not committed) counts as a difference. Then it checks that
+# every number in the experiment READMEs (scripts/readme_numbers.py --check) and the report
+# page results/REPORT.md (scripts/report.py --check) still agrees with the committed CSVs.
 #
 # Usage: scripts/check-results.sh [--update] [--only NAME...] [--jobs N] [--keep] [--list]
 #   --only NAME...  check only these experiments (folder names under experiments/)
 #   --update        (or UPDATE=1) refresh the committed results on purpose: copy the
 #                   regenerated files over the committed ones, delete committed ones that
-#                   are no longer regenerated, and redraw the plots when matplotlib is
-#                   available; review with `git status` / `git diff` and commit
+#                   are no longer regenerated, redraw the plots when matplotlib is
+#                   available, and regenerate the README numbers and results/REPORT.md;
+#                   review with `git status` / `git diff` and commit
 #   --jobs N        runs in parallel within a sweep (default: all cores)
 #   --keep          keep the temporary folder (printed) with the regenerated files and logs
 #   --list          print the experiment names and exit
@@ -20,7 +24,8 @@
 # differs or any experiment fails. The network experiments need the data sets
 # (scripts/fetch-data.sh runs if they are missing; $QNET_DATA_DIR is honoured).
 #
-# Checked by default (what CI runs): every convex and toy experiment (~50 CPU-s) and the
+# Checked by default (what CI runs): every convex and toy experiment (the twelve took 5.5
+# min with --jobs 2 on a busy machine before sr-rate-decaying-step) and the
 # reduced network sweeps, measured 2026-12-01 on a shared 2-core machine in CPU-seconds
 # (user + sys of each `--only NAME` check, less the ~45 s rebuild each one does):
 # table1-cnn ~250, table1-mlp ~125, weight-flips-cnn ~70, sr-step-sensitivity ~35,
@@ -38,7 +43,7 @@ command -v python3 >/dev/null || { echo "check-results: python3 is needed" >&2; 
 
 DEFAULT=(sr-floor-vs-delta sr-floor-vs-dim sr-floor-vs-batch floor-vs-step-size r-stall logistic
     bc-rounding-on-a-quadratic toy-sr-step-odds toy-2d-where-they-sit toy-sr-batch toy-paper-check
-    table1-mlp weight-flips table1-cnn weight-flips-cnn batch-size-flips sr-step-sensitivity)
+    sr-rate-decaying-step table1-mlp weight-flips table1-cnn weight-flips-cnn batch-size-flips sr-step-sensitivity)
 EXTRA=(table1-mlp-full table1-cnn-full weight-flips-cnn-full batch-size-flips-full sr-step-sensitivity-full)
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; }
@@ -244,12 +249,34 @@ for n in "${names[@]}"; do
         echo "  updated experiments/$exp/results/ from the rerun"
     fi
 done
+# The numbers in the experiment READMEs and the report page come from the committed CSVs
+# (scripts/readme_numbers.py, scripts/report.py): check that they still agree with them
+# (with --update: regenerate them from the refreshed CSVs).
+doc_names=()
+specs=$(python3 scripts/readme_numbers.py --list)
+for n in "${names[@]}"; do
+    if grep -qxF "$n" <<<"$specs"; then doc_names+=("$n"); fi
+done
+docs_bad=0
+if [ "$update" = 1 ]; then
+    [ ${#doc_names[@]} = 0 ] || python3 scripts/readme_numbers.py --only "${doc_names[@]}" || docs_bad=1
+    python3 scripts/report.py || docs_bad=1
+else
+    if [ ${#doc_names[@]} != 0 ] && ! python3 scripts/readme_numbers.py --check --only "${doc_names[@]}"; then
+        docs_bad=1
+    fi
+    python3 scripts/report.py --check || docs_bad=1
+fi
+if [ "$docs_bad" = 1 ]; then
+    n_bad=$((n_bad + 1))
+    bad+=("(README numbers / REPORT.md)")
+fi
 total=$(awk -v a="$total_start" -v b="$(date +%s%N)" 'BEGIN { printf "%.1f", (b - a) / 1e9 }')
 echo "check-results: $total s in all; $n_ok OK, $n_bad not OK${bad[*]:+: ${bad[*]}}"
 if [ "$update" = 1 ]; then
     echo "check-results: --update: review with 'git status experiments' and 'git diff experiments', then commit"
-    # After an update only failed experiments are errors.
-    [ "$n_failed" = 0 ] || exit 1
+    # After an update only failed experiments (and README / report generation) are errors.
+    [ "$n_failed" = 0 ] && [ "$docs_bad" = 0 ] || exit 1
     exit 0
 fi
 if [ "$n_bad" != 0 ]; then

@@ -143,7 +143,13 @@ def main(argv=None):
                     continue
                 st = pc.BOUND_STYLE if col == "bound_final" else pc.FLOOR_STYLE
                 mk = dict(marker=marker[okey]["marker"], markerfacecolor="none", markersize=6) if len(other_keys) > 1 else {}
-                what = "whole bound at T (averaged iterate)" if col == "bound_final" else pc.measure_name(col)
+                what = pc.measure_name(col)
+                if col == "bound_final":
+                    bkind = rs[0].get("bound_kind")
+                    # The constant-step bound is the project's own derivation, not the paper's.
+                    what = ("whole bound at T (averaged iterate; const-step bound, ours: THEORY.md 3.6)"
+                            if bkind == "const_step" else "whole bound at T (averaged iterate; paper's bound)"
+                            if bkind == "strongly_convex" else "whole bound at T (averaged iterate)")
                 (h,) = ax.plot(x[ok], y[ok], color=colour, label=f"{who}: {what}", **st, **mk)
                 drawn.append(((pc.method_order(mname), okey, 90 + (col == "bound_final")), h, f"{who}: {what}"))
         ax.set_xscale(xscale)

@@ -49,6 +49,10 @@ pub enum Command {
     },
     /// Print the table of every config key (markdown, as in the README).
     Keys,
+    /// Write the sbatch scripts that run these sweeps on Slurm as a job array of shards
+    /// plus a summarize job (and submit them with --submit).
+    #[command(mut_arg("configs", |a| a.help("Config files (TOML); at least one")))]
+    Slurm(SlurmArgs),
 }
 
 #[derive(Args, Debug)]
@@ -96,6 +100,41 @@ pub struct RunArgs {
     /// abandoned (a second signal abandons them at once).
     #[arg(long, value_name = "SECS", default_value_t = 30)]
     pub grace: u64,
+}
+
+/// `qnet-exp slurm`: the sweep arguments of `run`, and the job's resources.
+#[derive(Args, Debug)]
+pub struct SlurmArgs {
+    #[command(flatten)]
+    pub sweep: SweepArgs,
+    /// Output folder shared by every task (must be on a file system the compute nodes
+    /// see); the scripts and job logs go to OUT/SWEEP/slurm/ (SWEEP: the first
+    /// config's sweep name).
+    #[arg(long, default_value = "results")]
+    pub out: PathBuf,
+    /// Array tasks, i.e. shards (default: the number of runs, at most 64; never more than
+    /// the runs of the largest sweep).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub array_size: Option<u32>,
+    /// Slurm partition (default: the cluster's default partition).
+    #[arg(long, value_name = "P")]
+    pub partition: Option<String>,
+    /// Time limit of each array task, in Slurm's syntax (30, 2:00:00, 1-12, ...); the task
+    /// then gets SIGTERM 120 s before it (half of a shorter limit) and stops cleanly.
+    #[arg(long, value_name = "T")]
+    pub time: Option<String>,
+    /// CPUs of each array task: the runs it computes at once (its --jobs).
+    #[arg(long, value_name = "C", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=65535))]
+    pub cpus_per_task: u32,
+    /// Memory of each task (4G, 500M, ...; default: the cluster's default).
+    #[arg(long, value_name = "M")]
+    pub mem: Option<String>,
+    /// Submit the scripts with sbatch and print the two job ids.
+    #[arg(long, conflicts_with = "dry_run")]
+    pub submit: bool,
+    /// Print the scripts; write and submit nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 fn parse_shard(s: &str) -> Result<(usize, usize), String> {

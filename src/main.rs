@@ -123,6 +123,11 @@ fn dispatch(cli: &Cli) -> Result<(), Error> {
             }
             Ok(())
         }
+        Command::Slurm(args) => {
+            // Validated exactly as `run` would (but a config file is required).
+            let sweeps = load(&args.sweep, false)?;
+            qnet_exp::slurm::command::run(&sweeps, args, cli.quiet)
+        }
         Command::Keys => {
             say(format_args!("{}", qnet_exp::config::schema::markdown_table().trim_end()));
             Ok(())

@@ -74,6 +74,23 @@ impl<T: Real> Bounds<T> {
     }
 }
 
+/// Where a slice's step lands: the grid its weights are rounded to and the box they are
+/// clipped to first.
+#[derive(Clone, Copy, Debug)]
+pub struct Target<'a, T> {
+    pub lat: &'a Lattice<T>,
+    pub bounds: Bounds<T>,
+}
+
+/// A slice's rounding noise: element `i` uses draw `offset + i` of the step's stream `key`,
+/// `offset` being the slice's position in the whole vector, so the draws do not depend on
+/// how the vector is split.
+#[derive(Clone, Copy, Debug)]
+pub struct Noise {
+    pub key: u64,
+    pub offset: usize,
+}
+
 impl Method {
     /// Put the initial point where the method keeps its weights.
     pub fn init<T: Real>(&self, w0: Vec<T>, lat: &Lattice<T>, bounds: Bounds<T>, key: u64) -> Weights<T> {
@@ -115,12 +132,12 @@ impl Method {
         bounds: Bounds<T>,
         key: u64,
     ) -> StepStats {
-        self.step_slices(&mut wts.deployed, wts.latent.as_deref_mut(), dir, alpha, lat, bounds, key, 0)
+        let (to, noise) = (Target { lat, bounds }, Noise { key, offset: 0 });
+        self.step_slices(&mut wts.deployed, wts.latent.as_deref_mut(), dir, alpha, to, noise)
     }
 
     /// The same step without the statistics: no accumulators in the loops, so they
     /// vectorize (networks step millions of weights and need the statistics rarely).
-    #[allow(clippy::too_many_arguments)]
     #[inline]
     pub fn step_slices_quiet<T: Real>(
         &self,
@@ -128,18 +145,15 @@ impl Method {
         latent: Option<&mut [T]>,
         dir: &[T],
         alpha: T,
-        lat: &Lattice<T>,
-        bounds: Bounds<T>,
-        key: u64,
-        offset: usize,
+        to: Target<'_, T>,
+        noise: Noise,
     ) {
-        self.step_impl::<T, false>(w, latent, dir, alpha, lat, bounds, key, offset);
+        self.step_impl::<T, false>(w, latent, dir, alpha, to, noise);
     }
 
     /// The same on one part of a parameter vector (e.g. one layer's weights): `offset` is
     /// the slice's position in the whole vector, so element `offset + i` uses draw
     /// `offset + i` of the step's rounding stream whatever the split.
-    #[allow(clippy::too_many_arguments)]
     #[inline]
     pub fn step_slices<T: Real>(
         &self,
@@ -147,16 +161,13 @@ impl Method {
         latent: Option<&mut [T]>,
         dir: &[T],
         alpha: T,
-        lat: &Lattice<T>,
-        bounds: Bounds<T>,
-        key: u64,
-        offset: usize,
+        to: Target<'_, T>,
+        noise: Noise,
     ) -> StepStats {
-        self.step_impl::<T, true>(w, latent, dir, alpha, lat, bounds, key, offset)
+        self.step_impl::<T, true>(w, latent, dir, alpha, to, noise)
     }
 
     /// One step; with `TALLY = false` the statistics code is compiled out.
-    #[allow(clippy::too_many_arguments)]
     #[inline(always)]
     fn step_impl<T: Real, const TALLY: bool>(
         &self,
@@ -164,13 +175,11 @@ impl Method {
         latent: Option<&mut [T]>,
         dir: &[T],
         alpha: T,
-        lat: &Lattice<T>,
-        bounds: Bounds<T>,
-        key: u64,
-        offset: usize,
+        to: Target<'_, T>,
+        noise: Noise,
     ) -> StepStats {
+        let (lat, Bounds { lo, hi }, Noise { key, offset }) = (to.lat, to.bounds, noise);
         let half = lat.delta * T::HALF;
-        let (lo, hi) = (bounds.lo, bounds.hi);
         let mut st = StepStats::default();
         let unit = |i: usize| T::unit_from_bits(draw(key, (offset + i) as u64));
         // What a step tallies: moved weights, sub-cell updates, the rounding error.
@@ -302,8 +311,9 @@ mod tests {
             let b = Bounds { lo: -1.0, hi: 1.0 };
             let mut a = m.init(w0.clone(), &l, b, 1);
             let mut q = a.clone();
-            m.step_slices(&mut a.deployed, a.latent.as_deref_mut(), &dir, 0.3, &l, b, 9, 7);
-            m.step_slices_quiet(&mut q.deployed, q.latent.as_deref_mut(), &dir, 0.3, &l, b, 9, 7);
+            let (to, noise) = (Target { lat: &l, bounds: b }, Noise { key: 9, offset: 7 });
+            m.step_slices(&mut a.deployed, a.latent.as_deref_mut(), &dir, 0.3, to, noise);
+            m.step_slices_quiet(&mut q.deployed, q.latent.as_deref_mut(), &dir, 0.3, to, noise);
             assert_eq!((a.deployed, a.latent), (q.deployed, q.latent), "{m:?}");
         }
     }

@@ -13,15 +13,24 @@
 #   KEEP=1      keep the work folder even when the test passes
 # Works from any current folder. Exits 0 on PASS, non-zero on any failure.
 #
-# What it checks: every array task and the summarize job end COMPLETED with exit 0; the
-# sweep folder holds exactly the runs `qnet-exp plan` lists, no temporary folders; and
-# runs.csv (minus its wall_s column), summary.csv, fits.csv and every run's metrics.csv are
-# byte-identical to those of `qnet-exp run` of the same config in one local process.
+# The jobs are submitted by `qnet-exp slurm CONFIG --out OUT --array-size N --time 10 --submit`
+# (see submit_sweep), which writes the two scripts and the job logs to OUT/<sweep>/slurm/.
+# The sweep is submitted twice, as a user resumes after a time-out or a preemption: the
+# first array is cancelled (scancel: SIGTERM, SIGKILL after KillWait) once a run is
+# finished, then the same command is submitted again and must complete the sweep.
+#
+# What it checks: every task of the second array and its summarize job end COMPLETED with
+# exit 0; the sweep folder holds exactly the runs `qnet-exp plan` lists (and the slurm/
+# folder), no temporary folders or claims; and runs.csv (minus its wall_s column),
+# summary.csv, fits.csv and every run's metrics.csv are byte-identical to those of
+# `qnet-exp run` of the same config in one local process.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 # shellcheck source=scripts/ci/slurm-common.sh
 . "$HERE/slurm-common.sh"
+# shellcheck source=scripts/ci/sweep-compare.sh
+. "$HERE/sweep-compare.sh"
 
 UP_DOWN=0
 for a in "$@"; do
@@ -58,13 +67,16 @@ chmod 755 "$WORK"
 CFG=$WORK/$SWEEP.toml
 SLURM_OUT=$WORK/slurm
 LOCAL_OUT=$WORK/local
-LOGS=$WORK/logs
-mkdir -p "$SLURM_OUT" "$LOCAL_OUT" "$LOGS"
+# Where `qnet-exp slurm` puts the job logs.
+LOGS=$SLURM_OUT/$SWEEP/slurm/logs
+mkdir -p "$SLURM_OUT" "$LOCAL_OUT"
 ARRAY_ID=
 SUMMARY_ID=
+# Every job id submitted, to cancel what is left at exit.
+ALL_JOBS=()
 RESULT=FAIL
 
-# A small convex sweep: 3 methods x 2 step sizes x 5 seeds = 30 runs of ~20 ms each, so
+# A small convex sweep: 3 methods x 2 step sizes x 5 seeds = 30 runs of ~0.1 s each, so
 # that the 4 shards get 8, 8, 7 and 7 runs.
 cat >"$CFG" <<EOF
 name = "$SWEEP"
@@ -87,7 +99,7 @@ lr = [0.05, 0.01]
 batch = 10
 
 [run]
-steps = 20000
+steps = 100000
 seeds = 5
 log_every = 200
 EOF
@@ -110,8 +122,8 @@ dump_logs() {
 finish() {
     local rc=$? verdict
     # Never leave our jobs behind.
-    if [[ -n $ARRAY_ID$SUMMARY_ID ]] && [[ -n $(squeue -h -j "${ARRAY_ID:-0},${SUMMARY_ID:-0}" -o %i 2>/dev/null) ]]; then
-        scancel ${ARRAY_ID:+"$ARRAY_ID"} ${SUMMARY_ID:+"$SUMMARY_ID"} 2>/dev/null || true
+    if ((${#ALL_JOBS[@]})) && [[ -n $(squeue -h -j "$(IFS=,; echo "${ALL_JOBS[*]}")" -o %i 2>/dev/null) ]]; then
+        scancel "${ALL_JOBS[@]}" 2>/dev/null || true
     fi
     if [[ $RESULT == PASS ]]; then
         if [[ ${KEEP:-0} == 1 ]]; then echo "work folder kept: $WORK"; else rm -rf "$WORK"; fi
@@ -136,46 +148,19 @@ fail() {
 }
 
 # Submit the sweep CFG as an N-task job array whose outputs go to OUT, and a summarize job
-# that runs after all of its tasks (afterany); job logs go to LOGS. Sets ARRAY_ID and
-# SUMMARY_ID.
-#
-# This is the one place that knows how a sweep gets onto Slurm. Today it writes the two
-# sbatch scripts itself; once `qnet-exp slurm` exists it becomes (roughly)
-#   ids=$("$QNET" slurm "$cfg" --out "$out" --array-size "$n" --log-dir "$logs" --submit)
-#   read -r ARRAY_ID SUMMARY_ID <<<"$(parse the two ids from $ids)"
+# that runs after all of its tasks (afterany), with `qnet-exp slurm --submit`. Sets ARRAY_ID
+# and SUMMARY_ID. This is the one place that knows how a sweep gets onto Slurm.
 submit_sweep() {
-    local cfg=$1 out=$2 n=$3 logs=$4
-    local q_qnet q_cfg q_out q_sweep
-    q_qnet=$(printf %q "$QNET")
-    q_cfg=$(printf %q "$cfg")
-    q_out=$(printf %q "$out")
-    q_sweep=$(printf %q "$out/$SWEEP")
-    cat >"$WORK/array.sbatch" <<EOF
-#!/bin/bash
-#SBATCH --job-name=qnet-e2e
-#SBATCH --array=0-$((n - 1))
-#SBATCH --cpus-per-task=1
-#SBATCH --time=10
-#SBATCH --signal=B:TERM@60
-#SBATCH --output=$logs/%x-%A_%a.out
-set -euo pipefail
-echo "shard \$((SLURM_ARRAY_TASK_ID + 1))/$n: job \$SLURM_JOB_ID on \$(hostname) at \$(date +%T.%N)"
-exec $q_qnet run $q_cfg --out $q_out --shard \$((SLURM_ARRAY_TASK_ID + 1))/$n --jobs \${SLURM_CPUS_PER_TASK:-1} -q
-EOF
-    cat >"$WORK/summarize.sbatch" <<EOF
-#!/bin/bash
-#SBATCH --job-name=qnet-e2e-summarize
-#SBATCH --cpus-per-task=1
-#SBATCH --time=5
-#SBATCH --output=$logs/%x-%j.out
-set -euo pipefail
-echo "summarize: job \$SLURM_JOB_ID on \$(hostname) at \$(date +%T.%N)"
-exec $q_qnet summarize $q_sweep
-EOF
-    ARRAY_ID=$(sbatch --parsable --chdir="$WORK" "$WORK/array.sbatch")
-    ARRAY_ID=${ARRAY_ID%%;*}
-    SUMMARY_ID=$(sbatch --parsable --chdir="$WORK" --dependency=afterany:"$ARRAY_ID" --kill-on-invalid-dep=yes "$WORK/summarize.sbatch")
-    SUMMARY_ID=${SUMMARY_ID%%;*}
+    local cfg=$1 out=$2 n=$3 said
+    said=$(cd "$WORK" && "$QNET" slurm "$cfg" --out "$out" --array-size "$n" --time 10 --submit) ||
+        fail "qnet-exp slurm --submit failed (exit $?)"
+    printf '%s\n' "$said" | sed 's/^/  | /'
+    ARRAY_ID=$(sed -n 's/^submitted array job \([0-9][0-9]*\) .*/\1/p' <<<"$said")
+    SUMMARY_ID=$(sed -n 's/^submitted summarize job \([0-9][0-9]*\) .*/\1/p' <<<"$said")
+    [[ -n $ARRAY_ID && -n $SUMMARY_ID ]] || fail "no job ids in the output of qnet-exp slurm"
+    ALL_JOBS+=("$ARRAY_ID" "$SUMMARY_ID")
+    grep -qx "#SBATCH --dependency=afterany:$ARRAY_ID" "$out/$SWEEP/slurm/summarize.sbatch" ||
+        fail "the summarize script does not wait for array job $ARRAY_ID"
 }
 
 # Jobs (of these ids) that are not yet over; "?" when squeue fails (not over as far as we know).
@@ -199,10 +184,35 @@ echo "qnet-exp:   $QNET ($("$QNET" --version))"
 echo "slurm:      $(sinfo --version), node $(sinfo -h -o '%n %c CPUs %t' | head -1)"
 echo "sweep:      $SWEEP, $NRUNS runs, $SHARDS shards; work folder $WORK"
 
-# ---- on Slurm -----------------------------------------------------------------------------
+finished_runs() { find "$SLURM_OUT/$SWEEP" -mindepth 2 -maxdepth 2 -name status.toml 2>/dev/null | wc -l; }
+
+# ---- on Slurm, cancelled once a run is finished ---------------------------------------------
+t=$(now_ms)
+submit_sweep "$CFG" "$SLURM_OUT" "$SHARDS"
+echo "submitted:  array job $ARRAY_ID (0-$((SHARDS - 1))), summarize job $SUMMARY_ID (afterany:$ARRAY_ID), to be cancelled"
+deadline=$((t + TIMEOUT * 1000))
+while (($(finished_runs) == 0)) && [[ -n $(live_jobs "$ARRAY_ID") ]]; do
+    (($(now_ms) < deadline)) || fail "no run finished within $TIMEOUT s"
+    sleep 0.05
+done
+scancel "$ARRAY_ID" "$SUMMARY_ID"
+while [[ -n $(live_jobs "$ARRAY_ID,$SUMMARY_ID") ]]; do
+    (($(now_ms) < deadline)) || fail "the cancelled jobs did not end within $TIMEOUT s"
+    sleep 0.1
+done
+DONE1=$(finished_runs)
+echo "cancelled:  $(elapsed "$t" "$(now_ms)") s after submission, with $DONE1 of $NRUNS runs finished"
+while read -r task state code; do
+    echo "  array task $task: $state exit $code"
+done < <(job_states "$ARRAY_ID")
+if ((DONE1 == NRUNS)); then
+    echo "  (every run finished before the cancel: the resubmission below has nothing to resume)"
+fi
+
+# ---- on Slurm, the same command again -------------------------------------------------------
 T_SUBMIT=$(now_ms)
-submit_sweep "$CFG" "$SLURM_OUT" "$SHARDS" "$LOGS"
-echo "submitted:  array job $ARRAY_ID (0-$((SHARDS - 1))), summarize job $SUMMARY_ID (afterany:$ARRAY_ID)"
+submit_sweep "$CFG" "$SLURM_OUT" "$SHARDS"
+echo "resubmitted: array job $ARRAY_ID (0-$((SHARDS - 1))), summarize job $SUMMARY_ID (afterany:$ARRAY_ID)"
 T_ARRAY=
 T_SUMMARY=
 deadline=$((T_SUBMIT + TIMEOUT * 1000))
@@ -241,57 +251,18 @@ B=$LOCAL_OUT/$SWEEP
 DIFFS=$WORK/diffs.txt
 : >"$DIFFS"
 differ=0
-note() {
-    echo "$*" >>"$DIFFS"
+compare_sweeps "$B" "$A" "$NRUNS" "$DIFFS" slurm || differ=1
+tmps=$(cd "$A" && find . -name '.tmp-*' -o -name '*.tmp-*' -o -name '.claim-*')
+if [[ -n $tmps ]]; then
+    echo "temporary files or claims left in the slurm sweep folder: $tmps" >>"$DIFFS"
     differ=1
-}
-# runs.csv without the wall_s column (the only one that may differ between runs).
-drop_wall() {
-    awk -F, '
-        NR == 1 { for (i = 1; i <= NF; i++) if ($i == "wall_s") c = i
-                  if (!c) { print "no wall_s column" > "/dev/stderr"; exit 1 } }
-        { o = ""; for (i = 1; i <= NF; i++) if (i != c) o = o (o == "" ? "" : ",") $i; print o }' "$1"
-}
-entries() { (cd "$1" && find . -mindepth 1 -maxdepth 1 -printf '%y %P\n' | sort); }
-
-diff -u --label local --label slurm <(entries "$B") <(entries "$A") >>"$DIFFS" || note "^ entries of the sweep folder differ (local vs slurm)"
-n=$(cd "$A" && find . -mindepth 1 -maxdepth 1 -type d ! -name '.*' | wc -l)
-((n == NRUNS)) || note "slurm sweep folder has $n run folders, plan says $NRUNS"
-tmps=$(cd "$A" && find . -name '.tmp-*' -o -name '*.tmp-*')
-[[ -z $tmps ]] || note "temporary files left in the slurm sweep folder: $tmps"
-if [[ -f $A/runs.csv && -f $B/runs.csv ]]; then
-    rows=$(($(wc -l <"$A/runs.csv") - 1))
-    ((rows == NRUNS)) || note "slurm runs.csv has $rows rows, plan says $NRUNS"
-    diff -u --label local/runs.csv --label slurm/runs.csv <(drop_wall "$B/runs.csv") <(drop_wall "$A/runs.csv") >>"$DIFFS" || note "^ runs.csv (without wall_s) differs"
-else
-    note "runs.csv missing"
 fi
-for f in summary.csv fits.csv; do
-    if [[ -f $A/$f && -f $B/$f ]]; then
-        diff -u "$B/$f" "$A/$f" >>"$DIFFS" || note "^ $f differs"
-    else
-        note "$f missing"
-    fi
-done
-checked=0
-for d in "$B"/*/; do
-    id=$(basename "$d")
-    if [[ ! -f $A/$id/metrics.csv ]]; then
-        note "$id/metrics.csv missing on the slurm side"
-    elif ! cmp -s "$B/$id/metrics.csv" "$A/$id/metrics.csv"; then
-        diff -u "$B/$id/metrics.csv" "$A/$id/metrics.csv" | head -20 >>"$DIFFS"
-        note "^ $id/metrics.csv differs"
-    fi
-    checked=$((checked + 1))
-done
-((checked == NRUNS)) || note "local sweep folder has $checked run folders, plan says $NRUNS"
-
 if ((differ)); then
     echo "differences (local vs slurm), first 200 lines of $DIFFS:"
     head -200 "$DIFFS"
     fail "the Slurm results differ from the local ones"
 fi
-echo "compared:   runs.csv (without wall_s), summary.csv, fits.csv and $checked metrics.csv: identical"
+echo "compared:   runs.csv (without wall_s), summary.csv, fits.csv and $COMPARED metrics.csv: identical"
 echo "----- summarize job log"
-cat "$LOGS"/qnet-e2e-summarize-*.out
+cat "$LOGS"/*-summarize-*.out
 RESULT=PASS

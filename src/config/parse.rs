@@ -277,9 +277,18 @@ fn apply_override(table: &mut toml::Table, ov: &str) -> Result<String, String> {
         Ok(mut t) => t.remove("v").expect("parsed key"),
         // A list that is not TOML: most likely bare words, which TOML wants quoted.
         Err(_) if raw.starts_with('[') => {
+            // The user's own words, quoted: the form they most likely meant.
+            let inner = raw.trim_start_matches('[').trim_end_matches(']');
+            let words: Vec<String> = inner
+                .split(',')
+                .map(|w| w.trim().trim_matches('"'))
+                .filter(|w| !w.is_empty())
+                .map(|w| if w.parse::<f64>().is_ok() { w.to_string() } else { format!("\"{w}\"") })
+                .collect();
+            let meant = clip(&format!("{path}=[{}]", words.join(", ")));
             return Err(format!(
-                "not a TOML list; words in a list need quotes, e.g. --set '{path}=[\"sr\", \"bc\"]' (numbers need none: --set '{path}=[0.1, 0.05]')"
-            ))
+                "not a TOML list; words in a list need quotes: --set '{meant}' (numbers need none: [0.1, 0.05])"
+            ));
         }
         Err(_) => toml::Value::String(raw.to_string()),
     };

@@ -11,7 +11,7 @@
 //! its rows are contiguous; an operand whose rows are a multiple of 1 KiB apart (they
 //! would all fall into the same L1 sets) or, for B, whose columns are contiguous (a
 //! transposed matrix), is first copied into panels. k is cut into equal blocks of at most
-//! [`KPACK`] so that the part of B a column of tiles reads stays in L1.
+//! `KPACK` so that the part of B a column of tiles reads stays in L1.
 //!
 //! Why: the `gemm` crate's AVX2 kernels reached 73-82 % of one core's AVX2 peak (128
 //! GFLOP/s: 32 flops per cycle at 4.0 GHz) on LeNet's conv2 products; its AVX-512 kernels
@@ -32,7 +32,7 @@
 //! through C, so the block size does not enter the bits either. Threads split C into
 //! column blocks of whole tiles, each element computed by one thread: no sum is split.
 //! (The `gemm` crate sums in blocks whose size it picks from the L1 cache it detects, which
-//! is why [`matmul_crate`] cuts k into equal blocks of at most 512 itself.)
+//! is why `matmul_crate` cuts k into equal blocks of at most 512 itself.)
 
 /// The largest block of the inner dimension one call of the crate sums (see above).
 pub const KC: usize = 512;

@@ -12,11 +12,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use rand::Rng;
 use serde::Serialize;
 
-use super::update::{Segment, UpdatePlan};
+use super::update::{Segment, StepArgs, UpdatePlan};
 use super::{evaluate, forward_backward, recalibrate_bn, BnState, Layout, Parallelism, Workspace};
 use crate::config::{NetSpec, RunSpec};
 use crate::data::dataset::{self, ImageSet, Split};
-use crate::method::{Bounds, Method};
+use crate::method::{Bounds, Method, Noise, Target};
 use crate::metrics::RowSink;
 use crate::optim::Optimizer;
 use crate::output::csv::{f64_cell, opt_cell};
@@ -284,7 +284,7 @@ pub fn train(
             if s + 1 < steps_per_epoch as usize {
                 // Threaded GEMMs: thread the parameter pass too (same bits either way).
                 let threaded = matches!(par, Parallelism::Rayon(_));
-                plan.step(&mut opt, &mut w, latent.as_deref_mut(), &mut g, a, key, threaded);
+                plan.step(&mut opt, &mut w, latent.as_deref_mut(), &mut g, StepArgs { alpha: a, key }, threaded);
             } else {
                 // The epoch's last step also takes the statistics (rounding error), in two
                 // whole passes: the counting loops are several times slower than the update.
@@ -292,21 +292,14 @@ pub fn train(
                 for (q, err) in qlayers.iter().zip(round_err.iter_mut()) {
                     let r = q.range.clone();
                     let lat_slice = latent.as_mut().map(|l| &mut l[r.clone()]);
-                    let st = method.step_slices(
-                        &mut w[r.clone()],
-                        lat_slice,
-                        &g[r.clone()],
-                        a,
-                        &q.lat,
-                        q.bounds,
-                        key,
-                        r.start,
-                    );
+                    let (to, noise) = (Target { lat: &q.lat, bounds: q.bounds }, Noise { key, offset: r.start });
+                    let st = method.step_slices(&mut w[r.clone()], lat_slice, &g[r.clone()], a, to, noise);
                     *err = st.round_err;
                 }
                 for r in &fp_ranges {
                     let (wr, gr) = (&mut w[r.clone()], &g[r.clone()]);
-                    Method::Fp.step_slices_quiet(wr, None, gr, a, &no_grid, Bounds::unbounded(), key, r.start);
+                    let to = Target { lat: &no_grid, bounds: Bounds::unbounded() };
+                    Method::Fp.step_slices_quiet(wr, None, gr, a, to, Noise { key, offset: r.start });
                 }
             }
             t += 1;

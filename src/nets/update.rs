@@ -10,7 +10,7 @@
 
 use std::ops::Range;
 
-use crate::method::{Bounds, Method};
+use crate::method::{Bounds, Method, Noise, Target};
 use crate::optim::{Optimizer, StepState};
 use crate::quant::Lattice;
 
@@ -66,11 +66,11 @@ impl<'a> Span<'a> {
     }
 }
 
-/// What every piece of a step shares.
-#[derive(Clone, Copy)]
-struct StepArgs {
-    alpha: f32,
-    key: u64,
+/// What every piece of a step shares: the step size and the key of its rounding noise.
+#[derive(Clone, Copy, Debug)]
+pub struct StepArgs {
+    pub alpha: f32,
+    pub key: u64,
 }
 
 impl UpdatePlan {
@@ -87,23 +87,20 @@ impl UpdatePlan {
     }
 
     /// One step without statistics: `g` becomes the optimizer's direction and `w` (and BC's
-    /// `latent`, which covers the whole vector) take the method's step of size `alpha` with
-    /// rounding key `key`. With `threaded`, pieces run on the current rayon pool.
-    #[allow(clippy::too_many_arguments)]
+    /// `latent`, which covers the whole vector) take the method's step of size `args.alpha`
+    /// with rounding key `args.key`. With `threaded`, pieces run on the current rayon pool.
     pub fn step(
         &self,
         opt: &mut Optimizer<f32>,
         w: &mut [f32],
         latent: Option<&mut [f32]>,
         g: &mut [f32],
-        alpha: f32,
-        key: u64,
+        args: StepArgs,
         threaded: bool,
     ) {
         assert_eq!(w.len(), g.len(), "weights and gradient differ in length");
         assert!(latent.as_ref().is_none_or(|l| l.len() == w.len()), "latent and deployed weights differ in length");
         let mut rest = Span { start: 0, w, latent, g, opt: opt.begin_step() };
-        let args = StepArgs { alpha, key };
         for seg in &self.segments {
             let (head, tail) = rest.split_at(seg.range.len());
             rest = tail;
@@ -124,7 +121,8 @@ fn fused(mut span: Span<'_>, seg: &Segment, args: StepArgs) {
         opt.apply(g);
         // Only BC's quantized layers keep latent weights; FP ranges step `w` alone.
         let latent = if matches!(seg.method, Method::Bc { .. }) { latent } else { None };
-        seg.method.step_slices_quiet(w, latent, g, args.alpha, &seg.lat, seg.bounds, args.key, start);
+        let (to, noise) = (Target { lat: &seg.lat, bounds: seg.bounds }, Noise { key: args.key, offset: start });
+        seg.method.step_slices_quiet(w, latent, g, args.alpha, to, noise);
         span = tail;
     }
 }
@@ -204,20 +202,13 @@ mod tests {
                     for s in &segs {
                         let r = s.range.clone();
                         let l = want_l.as_mut().filter(|_| s.method != Method::Fp).map(|l| &mut l[r.clone()]);
-                        s.method.step_slices_quiet(
-                            &mut want_w[r.clone()],
-                            l,
-                            &g[r.clone()],
-                            alpha,
-                            &s.lat,
-                            s.bounds,
-                            key,
-                            r.start,
-                        );
+                        let to = Target { lat: &s.lat, bounds: s.bounds };
+                        let noise = Noise { key, offset: r.start };
+                        s.method.step_slices_quiet(&mut want_w[r.clone()], l, &g[r.clone()], alpha, to, noise);
                     }
                     for (threaded, (w, l, opt)) in [false, true].into_iter().zip(got.iter_mut()) {
                         let mut g = g0.clone();
-                        pool.install(|| plan.step(opt, w, l.as_deref_mut(), &mut g, alpha, key, threaded));
+                        pool.install(|| plan.step(opt, w, l.as_deref_mut(), &mut g, StepArgs { alpha, key }, threaded));
                         assert!(w == &want_w, "{method:?} {kind:?} threaded={threaded} step {step}: weights");
                         assert!(l == &want_l, "{method:?} {kind:?} threaded={threaded} step {step}: latent");
                     }

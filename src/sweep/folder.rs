@@ -9,7 +9,11 @@
 //!   thread while its owner works, and is stale when its owner is known dead (same host,
 //!   same boot, same PID namespace, process gone) or when it has not been refreshed for
 //!   [`STALE_AFTER`] (an owner killed on another host). Stale claims and the temporary
-//!   folders of dead owners are removed; nothing of a live owner ever is.
+//!   folders of dead owners are removed; nothing of a live owner ever is. Whoever removes
+//!   a claim (a takeover, the cleanup, its owner giving it back) first locks the claim file
+//!   (`flock`, which NFS clients map to a lock on the server) and checks it again under the
+//!   lock: two invocations can never both judge one claim stale and then remove a live
+//!   claim made in between.
 //! - **A run folder appears complete or not at all**: it is written under
 //!   `.tmp-<run id>-<token>`, every file synced, `status.toml` last, then renamed into place
 //!   (a damaged folder it replaces is first renamed aside, so the window in which neither
@@ -30,6 +34,8 @@ pub const STALE_AFTER: Duration = Duration::from_secs(90);
 
 const CLAIM_PREFIX: &str = ".claim-";
 const TMP_PREFIX: &str = ".tmp-";
+/// Ends the name of the folder a commit moves aside: `.tmp-<run id>-<token>-old`.
+const ASIDE_SUFFIX: &str = "-old";
 
 /// This invocation, as its claims and temporary names identify it.
 #[derive(Clone, Debug, PartialEq)]
@@ -109,14 +115,72 @@ fn age(path: &Path) -> Option<Duration> {
     Some(SystemTime::now().duration_since(m).unwrap_or_default())
 }
 
+/// Remove the claim file at `path` if `remove(content)` says so, judged under an exclusive
+/// lock on the file and only if the path still names the file that was locked (it was not
+/// removed and claimed again meanwhile). `wait`: wait for the lock, else give up when
+/// someone else holds it (another invocation taking the same claim over). Returns whether
+/// the path is free of that claim now.
+fn remove_claim_if(path: &Path, wait: bool, remove: impl FnOnce(&str) -> bool) -> bool {
+    use std::os::unix::fs::MetadataExt as _;
+    // Opened for writing: NFS needs it for an exclusive lock. Append mode writes nothing.
+    // Another user's claim (a folder shared by a group) may only be readable: locally a
+    // lock needs no more.
+    let open = |append| std::fs::OpenOptions::new().read(true).append(append).open(path);
+    let f = match open(true) {
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => open(false),
+        r => r,
+    };
+    let f = match f {
+        Ok(f) => f,
+        Err(e) => return e.kind() == std::io::ErrorKind::NotFound,
+    };
+    // A file system without locks (Lustre mounted without -o flock, old NFS without a lock
+    // manager) fails the call: the claim is then judged without one, as before locks.
+    let busy = if wait {
+        f.lock().is_err_and(|e| !unsupported(&e))
+    } else {
+        match f.try_lock() {
+            Ok(()) => false,
+            Err(std::fs::TryLockError::WouldBlock) => true,
+            Err(std::fs::TryLockError::Error(e)) => !unsupported(&e),
+        }
+    };
+    if busy {
+        return false;
+    }
+    let same = match (f.metadata(), std::fs::metadata(path)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    };
+    // Read by path under the lock: the content of the very file that was locked.
+    let removed =
+        same && remove(&std::fs::read_to_string(path).unwrap_or_default()) && std::fs::remove_file(path).is_ok();
+    drop(f);
+    removed
+}
+
+/// Whether a lock call failed because the file system has no locks.
+fn unsupported(e: &std::io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::ENOSYS | libc::ENOLCK | libc::EOPNOTSUPP | libc::EINVAL))
+        || e.kind() == std::io::ErrorKind::Unsupported
+}
+
+/// Give a claim of `token` back: remove it unless it is someone else's now (taken over
+/// while this owner was too slow to refresh it).
+fn give_back(path: &Path, token: &str) {
+    remove_claim_if(path, true, |text| Owner::from_toml(text).is_none_or(|o| o.token == token));
+}
+
 /// The claims this process holds, refreshed by a background thread.
 pub struct Claims {
+    token: String,
     held: Arc<(Mutex<Option<Vec<PathBuf>>>, Condvar)>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Claims {
-    pub fn new() -> Claims {
+    /// The claims of `owner` (none yet).
+    pub fn new(owner: &Owner) -> Claims {
         let held: Arc<(Mutex<Option<Vec<PathBuf>>>, Condvar)> =
             Arc::new((Mutex::new(Some(Vec::new())), Condvar::new()));
         let h = held.clone();
@@ -134,7 +198,7 @@ impl Claims {
                 g = cv.wait_timeout(g, HEARTBEAT).unwrap_or_else(|e| e.into_inner()).0;
             }
         });
-        Claims { held, thread: Some(thread) }
+        Claims { token: owner.token.clone(), held, thread: Some(thread) }
     }
 
     fn hold(&self, p: PathBuf) {
@@ -147,13 +211,7 @@ impl Claims {
         if let Some(v) = self.held.0.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
             v.retain(|q| q != p);
         }
-        let _ = std::fs::remove_file(p);
-    }
-}
-
-impl Default for Claims {
-    fn default() -> Self {
-        Claims::new()
+        give_back(p, &self.token);
     }
 }
 
@@ -164,7 +222,7 @@ impl Drop for Claims {
         cv.notify_all();
         // Whatever is still held (an interrupted sweep) is released.
         for p in left.unwrap_or_default() {
-            let _ = std::fs::remove_file(p);
+            give_back(&p, &self.token);
         }
         if let Some(t) = self.thread.take() {
             let _ = t.join();
@@ -221,6 +279,12 @@ impl<'a> SweepFolder<'a> {
         Some(other)
     }
 
+    /// Remove a claim judged stale, unless another invocation is removing it right now or it
+    /// is live when judged again under the lock.
+    fn remove_stale_claim(&self, path: &Path) -> bool {
+        remove_claim_if(path, false, |_| self.live_claim(path).is_none())
+    }
+
     /// Remove stale claims, temporary run folders whose owner holds no live claim on them,
     /// and old temporary files of the summary writers.
     fn clean(&self) -> Result<(), String> {
@@ -231,14 +295,17 @@ impl<'a> SweepFolder<'a> {
             let path = e.path();
             if name.starts_with(CLAIM_PREFIX) {
                 if self.live_claim(&path).is_none() {
-                    let _ = std::fs::remove_file(&path);
+                    self.remove_stale_claim(&path);
                 }
             } else if let Some(rest) = name.strip_prefix(TMP_PREFIX) {
-                // `<method>-<hex>-<token>`; a name in another form is a leftover of an
-                // earlier version of qnet-exp (which named them by process id only).
+                // `<method>-<hex>-<token>`, or `<method>-<hex>-<token>-old` for the folder a
+                // commit moves aside (a token never ends in "-old": it ends in hex digits);
+                // a name in another form is a leftover of an earlier version of qnet-exp
+                // (which named them by process id only).
                 let mut parts = rest.splitn(3, '-');
                 let id = format!("{}-{}", parts.next().unwrap_or(""), parts.next().unwrap_or(""));
                 let token = parts.next().unwrap_or("");
+                let token = token.strip_suffix(ASIDE_SUFFIX).unwrap_or(token);
                 let live = self.live_claim(&self.claim_path(&id)).is_some_and(|o| o.token == token);
                 if !live {
                     let _ = std::fs::remove_dir_all(&path);
@@ -272,9 +339,10 @@ impl<'a> SweepFolder<'a> {
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => match self.live_claim(&path) {
                     Some(o) => return Ok(Claim::Held(format!("host {} (pid {})", o.host, o.pid))),
-                    // Stale: remove it and try once more (another waiter may win the race).
+                    // Stale: remove it and try once more (another waiter may win the race, or
+                    // be removing it right now: then it is left to that one).
                     None => {
-                        let _ = std::fs::remove_file(&path);
+                        self.remove_stale_claim(&path);
                     }
                 },
                 Err(e) => return Err(e),
@@ -306,15 +374,19 @@ impl<'a> SweepFolder<'a> {
             crate::output::csv::write_file(&tmp.join(STATUS_FILE), status.to_toml().as_bytes())?;
             sync_tree(tmp)?;
             let fin = self.dir.join(&spec.id);
-            let aside = self.dir.join(format!("{TMP_PREFIX}{}-{}-old", spec.id, self.owner.token));
+            let aside = self.dir.join(format!("{TMP_PREFIX}{}-{}{ASIDE_SUFFIX}", spec.id, self.owner.token));
             let replaced = fin.exists();
             if replaced {
                 std::fs::rename(&fin, &aside)?;
             }
             std::fs::rename(tmp, &fin)?;
             sync_dir(&self.dir)?;
+            // The run is in place: an aside folder already gone is no error.
             if replaced {
-                std::fs::remove_dir_all(&aside)?;
+                match std::fs::remove_dir_all(&aside) {
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    r => r?,
+                }
             }
             Ok(())
         })();
@@ -358,7 +430,8 @@ mod tests {
     #[test]
     fn claims_exclude_others_and_stale_ones_are_taken_over() {
         let dir = tempfile::tempdir().unwrap();
-        let (me, claims) = (Owner::new(), Claims::new());
+        let me = Owner::new();
+        let claims = Claims::new(&me);
         let f = SweepFolder::prepare(dir.path().join("s"), &me, &claims).unwrap();
         let Claim::Acquired(path) = f.claim("sr-000000000001").unwrap() else { panic!("first claim") };
         // The same run again, as another live invocation on another host.
@@ -366,11 +439,16 @@ mod tests {
         let g = SweepFolder { dir: f.dir.clone(), owner: &other, claims: &claims };
         assert!(matches!(g.claim("sr-000000000001").unwrap(), Claim::Held(_)));
         // Its temporary folder survives the other's cleanup; a dead owner's does not.
+        // So does the folder a commit of its moves aside; a dead owner's does not.
         let tmp = f.temp_dir("sr-000000000001").unwrap();
+        let aside = f.dir.join(format!(".tmp-sr-000000000001-{}-old", me.token));
+        std::fs::create_dir(&aside).unwrap();
         let dead_tmp = f.dir.join(".tmp-sr-000000000002-deadhost_7_0");
+        let dead_aside = f.dir.join(".tmp-sr-000000000002-deadhost_7_0-old");
         std::fs::create_dir(&dead_tmp).unwrap();
+        std::fs::create_dir(&dead_aside).unwrap();
         g.clean().unwrap();
-        assert!(tmp.is_dir() && !dead_tmp.exists());
+        assert!(tmp.is_dir() && aside.is_dir() && !dead_tmp.exists() && !dead_aside.exists());
         // A claim of a process that is gone on this machine is stale at once.
         let gone = Owner { token: "x_4194999_0".into(), pid: 4_194_999, ..me.clone() };
         std::fs::write(f.claim_path("sr-000000000003"), gone.to_toml()).unwrap();
@@ -385,5 +463,34 @@ mod tests {
         assert!(matches!(f.claim("sr-000000000004").unwrap(), Claim::Acquired(_)));
         f.release(&path);
         assert!(!path.exists());
+    }
+
+    #[test]
+    fn a_stale_claim_being_taken_over_is_left_to_the_taker() {
+        let dir = tempfile::tempdir().unwrap();
+        let me = Owner::new();
+        let claims = Claims::new(&me);
+        let f = SweepFolder::prepare(dir.path().join("s"), &me, &claims).unwrap();
+        let gone = Owner { token: "x_4194999_0".into(), pid: 4_194_999, ..me.clone() };
+        let path = f.claim_path("sr-000000000001");
+        std::fs::write(&path, gone.to_toml()).unwrap();
+        // Another invocation holds the lock: it is removing the stale claim right now.
+        let taker = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+        taker.lock().unwrap();
+        assert!(matches!(f.claim("sr-000000000001").unwrap(), Claim::Held(_)));
+        f.clean().unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), gone.to_toml(), "left to the taker");
+        // The taker removed it and claimed the run: that claim is live, and ours to keep.
+        std::fs::remove_file(&path).unwrap();
+        drop(taker);
+        let other = Owner { token: "y_1_0".into(), host: "y".into(), boot: "b".into(), ..me.clone() };
+        std::fs::write(&path, other.to_toml()).unwrap();
+        assert!(matches!(f.claim("sr-000000000001").unwrap(), Claim::Held(_)));
+        // Giving back a claim that is someone else's now leaves it.
+        claims.release(&path);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), other.to_toml());
+        // Once free of locks, a stale claim is taken over.
+        std::fs::write(&path, gone.to_toml()).unwrap();
+        assert!(matches!(f.claim("sr-000000000001").unwrap(), Claim::Acquired(_)));
     }
 }

@@ -169,7 +169,7 @@ pub fn run(sweeps: &[Sweep], opts: &Options, stop: &Stop) -> Result<RunOutcome, 
     limits::check(&planned, opts)?;
 
     let owner = Owner::new();
-    let claims = Claims::new();
+    let claims = Claims::new(&owner);
     let mut folders = Vec::new();
     for s in &sweeps {
         folders.push(SweepFolder::prepare(opts.out.join(&s.def.name), &owner, &claims).map_err(Error::input)?);
@@ -316,7 +316,8 @@ pub fn run(sweeps: &[Sweep], opts: &Options, stop: &Stop) -> Result<RunOutcome, 
             }
             Err(e) => (Vec::new(), Vec::new(), Some(e)),
         };
-        provenance::finish(&folders[i].dir, &owner.token, ran_i, failed[i].load(Ordering::Relaxed), stop.draining());
+        let cut_short = not_run[i].load(Ordering::Relaxed) > 0;
+        provenance::finish(&folders[i].dir, &owner.token, ran_i, failed[i].load(Ordering::Relaxed), cut_short);
         reports.push(SweepReport {
             name: s.def.name.clone(),
             dir: folders[i].dir.clone(),
@@ -443,9 +444,12 @@ pub fn print_report(r: &SweepReport) {
     }
 }
 
-/// Whether a sweep was interrupted, for the exit status.
+/// Whether a sweep was interrupted, for the exit status: a signal came and some of this
+/// invocation's runs were not run because of it. A signal after which every run still
+/// finished (the last ones ended within the grace period) leaves nothing to resume: the
+/// invocation ends with its normal exit code.
 pub fn interrupted(reports: &[SweepReport], stop: &Stop) -> Option<Error> {
-    if !stop.draining() {
+    if !stop.draining() || reports.iter().all(|r| r.not_run == 0) {
         return None;
     }
     let total = reports.iter().map(|r| r.total).sum();

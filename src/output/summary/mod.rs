@@ -12,7 +12,7 @@ use std::path::Path;
 
 pub use group::{cmp_params, group, param_keys, Group};
 pub use read::{
-    collect, digest, read_run, MetricsDigest, RunRecord, RunStatus, CONFIG_FILE, METRICS_FILE, STATUS_FILE,
+    collect, digest, read_run, MetricsDigest, RunRecord, RunStatus, CONFIG_FILE, METRICS_FILE, SCRIPTS_DIR, STATUS_FILE,
 };
 pub use write::{runs_csv, summary_csv, summary_header, summary_row};
 

@@ -10,6 +10,9 @@ use crate::family;
 pub const STATUS_FILE: &str = "status.toml";
 pub const METRICS_FILE: &str = "metrics.csv";
 pub const CONFIG_FILE: &str = "config.toml";
+/// The folder `qnet-exp slurm` writes its scripts and job logs to inside a sweep folder:
+/// not a run folder.
+pub const SCRIPTS_DIR: &str = "slurm";
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct RunStatus {
@@ -185,7 +188,9 @@ pub fn collect(dir: &Path) -> Result<(Vec<RunRecord>, Vec<String>), String> {
     let mut dirs: Vec<PathBuf> = entries
         .filter_map(|e| e.ok())
         .map(|e| e.path())
-        .filter(|p| p.is_dir() && !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')))
+        .filter(|p| {
+            p.is_dir() && !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.') || n == SCRIPTS_DIR)
+        })
         .collect();
     dirs.sort();
     let mut records = Vec::new();

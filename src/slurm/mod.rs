@@ -53,6 +53,8 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+pub mod command;
+
 /// Everything the two scripts depend on.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SlurmJob {
@@ -62,6 +64,8 @@ pub struct SlurmJob {
     pub configs: Vec<PathBuf>,
     /// `--set KEY=VALUE` overrides, each as `KEY=VALUE` (`--seeds N` is `run.seeds=N`).
     pub sets: Vec<String>,
+    /// `--unset KEY`: keys of the config files left out (applied before the `--set`s).
+    pub unsets: Vec<String>,
     /// The shared output folder, `--out` (absolute).
     pub out: PathBuf,
     /// The sweep names the configs define: the summarize job rebuilds `out/<name>` of each.
@@ -106,6 +110,7 @@ impl SlurmJob {
             qnet,
             configs,
             sets: Vec::new(),
+            unsets: Vec::new(),
             out,
             sweeps,
             array_size,
@@ -151,6 +156,11 @@ pub fn render_array(job: &SlurmJob) -> Result<String, Vec<String>> {
             errors.push(format!("--set {kv:?}: expected KEY=VALUE"));
         }
     }
+    for k in &job.unsets {
+        if k.is_empty() || k.contains('=') {
+            errors.push(format!("--unset {k:?}: expected a KEY"));
+        }
+    }
     s.push_str("set -euo pipefail\n");
     let _ = writeln!(s, "shard=$((SLURM_ARRAY_TASK_ID + 1))/{n}");
     s.push_str("jobs=${SLURM_CPUS_PER_TASK:-1}\n");
@@ -158,6 +168,10 @@ pub fn render_array(job: &SlurmJob) -> Result<String, Vec<String>> {
     // exec: qnet-exp replaces the shell, so it is what --signal=B: reaches.
     let mut cmd = vec![p.qnet.clone().unwrap_or_default(), "run".into()];
     cmd.extend(p.configs.iter().cloned());
+    for k in &job.unsets {
+        cmd.push("--unset".into());
+        cmd.push(k.clone());
+    }
     for kv in &job.sets {
         cmd.push("--set".into());
         cmd.push(kv.clone());
@@ -180,14 +194,25 @@ pub fn render_array(job: &SlurmJob) -> Result<String, Vec<String>> {
 
 /// The summarize job's script: after every task of array job `array_job_id` (afterany),
 /// `qnet-exp summarize OUT/<sweep>` for each sweep. Errors as [`render_array`].
-pub fn render_summarize(job: &SlurmJob, array_job_id: u64) -> Result<String, Vec<String>> {
+///
+/// Without an id (the array is not submitted yet) the script has no `--dependency` line
+/// but a comment saying how to submit it: `sbatch --dependency=afterany:<id> ...`.
+pub fn render_summarize(job: &SlurmJob, array_job_id: Option<u64>) -> Result<String, Vec<String>> {
     let mut errors = Vec::new();
     let p = Paths::check(job, &mut errors);
     let mut s = String::from("#!/bin/bash\n");
     directive(&mut s, "job-name", &format!("{}-summarize", job.job_name), &mut errors);
-    let _ = writeln!(s, "#SBATCH --dependency=afterany:{array_job_id}");
-    // If the array job is unknown (e.g. already purged), fail now rather than wait forever.
-    s.push_str("#SBATCH --kill-on-invalid-dep=yes\n");
+    match array_job_id {
+        Some(id) => {
+            let _ = writeln!(s, "#SBATCH --dependency=afterany:{id}");
+            // If the array job is unknown (e.g. already purged), fail now rather than wait forever.
+            s.push_str("#SBATCH --kill-on-invalid-dep=yes\n");
+        }
+        None => s.push_str(
+            "# Submit after the array job, e.g.:\n\
+             #   sbatch --dependency=afterany:ARRAY_JOB_ID --kill-on-invalid-dep=yes THIS_FILE\n",
+        ),
+    }
     s.push_str("#SBATCH --cpus-per-task=1\n");
     common_directives(&mut s, job, &mut errors);
     if let Some(dir) = &p.log_dir {
@@ -331,6 +356,30 @@ fn valid_time(t: &str) -> bool {
         return false;
     }
     parts.len() <= 3
+}
+
+/// A valid `--time` in seconds; `None` for UNLIMITED/INFINITE (and for an invalid one).
+/// Slurm reads one number as minutes, two as minutes:seconds, three as hours:minutes:seconds,
+/// and with days `D-H`, `D-H:M`, `D-H:M:S`.
+pub fn time_limit_secs(t: &str) -> Option<u64> {
+    let t = t.trim();
+    if !valid_time(t) || t.eq_ignore_ascii_case("unlimited") || t.eq_ignore_ascii_case("infinite") {
+        return None;
+    }
+    let (days, rest) = match t.split_once('-') {
+        Some((d, r)) => (Some(d.parse::<u64>().ok()?), r),
+        None => (None, t),
+    };
+    let n: Vec<u64> = rest.split(':').map(|p| p.parse().ok()).collect::<Option<_>>()?;
+    let (h, m, s) = match (days.is_some(), n.as_slice()) {
+        (false, [m]) => (0, *m, 0),
+        (false, [m, s]) => (0, *m, *s),
+        (_, [h, m, s]) => (*h, *m, *s),
+        (true, [h]) => (*h, 0, 0),
+        (true, [h, m]) => (*h, *m, 0),
+        _ => return None,
+    };
+    Some(((days.unwrap_or(0) * 24 + h) * 60 + m) * 60 + s)
 }
 
 /// A size for `--mem`: digits and an optional K/M/G/T unit.
@@ -625,7 +674,7 @@ exec /opt/qnet/bin/qnet-exp run /home/me/cfg/sweep.toml --set optim.lr=0.01 --se
         let mut j = job();
         j.partition = Some("short".into());
         j.time = Some("30".into());
-        let s = render_summarize(&j, 4242).unwrap();
+        let s = render_summarize(&j, Some(4242)).unwrap();
         assert_eq!(
             s,
             r#"#!/bin/bash
@@ -648,7 +697,7 @@ echo "qnet-exp summarize: job ${SLURM_JOB_ID:-?} on $(hostname) at $(date '+%F %
         let mut j = job();
         j.out = "/data/my results".into();
         j.sweeps = vec!["a".into(), "b c".into()];
-        let s = render_summarize(&j, 7).unwrap();
+        let s = render_summarize(&j, Some(7)).unwrap();
         let vars = HashMap::new();
         let cmds: Vec<Vec<String>> = s
             .lines()
@@ -707,9 +756,9 @@ echo "qnet-exp summarize: job ${SLURM_JOB_ID:-?} on $(hostname) at $(date '+%F %
     fn summarize_rejects_bad_sweep_names() {
         let mut j = job();
         j.sweeps = vec!["../x".into()];
-        assert!(render_summarize(&j, 1).unwrap_err()[0].contains("not a folder name"));
+        assert!(render_summarize(&j, Some(1)).unwrap_err()[0].contains("not a folder name"));
         j.sweeps = vec![];
-        assert!(render_summarize(&j, 1).unwrap_err()[0].contains("nothing to summarize"));
+        assert!(render_summarize(&j, Some(1)).unwrap_err()[0].contains("nothing to summarize"));
     }
 
     #[test]
@@ -726,6 +775,40 @@ echo "qnet-exp summarize: job ${SLURM_JOB_ID:-?} on $(hostname) at $(date '+%F %
         for m in ["", "G", "4GB", "1.5G", "-1", "4 G"] {
             assert!(!valid_mem(m), "{m}");
         }
+    }
+
+    #[test]
+    fn time_limits_in_seconds() {
+        for (t, s) in [
+            ("30", 1800),
+            ("0", 0),
+            ("30:15", 1815),
+            ("2:00:00", 7200),
+            ("1-0", 86_400),
+            ("1-12", 129_600),
+            ("1-12:30", 131_400),
+            ("7-00:00:01", 604_801),
+        ] {
+            assert_eq!(time_limit_secs(t), Some(s), "{t}");
+        }
+        for t in ["UNLIMITED", "infinite", "2h", "", "1:2:3:4"] {
+            assert_eq!(time_limit_secs(t), None, "{t}");
+        }
+    }
+
+    #[test]
+    fn unsets_go_before_the_sets_and_summarize_without_an_id_says_how_to_submit() {
+        let mut j = job();
+        j.unsets = vec!["quant.grid".into()];
+        let s = render_array(&j).unwrap();
+        assert!(s.contains("/sweep.toml --unset quant.grid --set optim.lr=0.01 "), "{s}");
+        j.unsets = vec!["a=b".into()];
+        assert!(render_array(&j).unwrap_err()[0].contains("--unset"));
+        let s = render_summarize(&job(), None).unwrap();
+        assert!(!s.contains("#SBATCH --dependency") && s.contains("# Submit after the array job"), "{s}");
+        // The comment does not end the #SBATCH block: the directives after it still count.
+        let first_cmd = s.lines().position(|l| !l.starts_with('#')).unwrap();
+        assert!(s.lines().take(first_cmd).any(|l| l.starts_with("#SBATCH --output=")));
     }
 
     #[test]
