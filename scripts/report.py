@@ -433,9 +433,14 @@ def table1_section(name):
         base = [w for w in sws if "big-sr" not in w]
         if not base:
             continue
-        main = e.summary(base[0])
+        # A sweep over step sizes has a best.csv (qnet-exp select: per method, the step with
+        # the best validation error); its rows are the configurations to compare.
+        def chosen(w):
+            path = os.path.join(e.results, w, "best.csv")
+            return Table(path) if os.path.isfile(path) else e.summary(w)
+        main = chosen(base[0])
         cols = sorted({(r["dataset"], r["grid"]) for r in main if r["grid"]})
-        big = {w: e.summary(w) for w in sws if "big-sr" in w}
+        big = {w: chosen(w) for w in sws if "big-sr" in w}
         rows, holds, holds3 = [], [], []
         for ds, grid in cols:
             def err(method, s=main):
