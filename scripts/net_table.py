@@ -274,9 +274,11 @@ def flips(d):
     for r in curves:
         lr_t[int(r["epoch"])] = r["lr_t"]
     conf = rows[0]
+    decays = bool(conf["gamma"])  # step decay; a constant step has no gamma
+    schedule = (f"initial step {fnum(conf['lr'])}, x{fnum(conf['gamma'])} every {conf['every']} epochs"
+                if decays else f"constant step {fnum(conf['lr'])}")
     print(f"% of each layer's binary weights that changed in the epoch, mean ± 95 % CI over "
-          f"seeds (initial step {fnum(conf['lr'])}, x{fnum(conf['gamma'])} every "
-          f"{conf['every']} epochs; step size of the epoch in the second column):\n")
+          f"seeds ({schedule}; step size of the epoch in the second column):\n")
     heads = [f"{NAMES[m].split('-')[0]} {layer}" for m in methods for layer in layers]
     print("| epoch | step size | " + " | ".join(heads) + " |")
     print("|---|---|" + "---|" * len(heads))
@@ -295,6 +297,19 @@ def flips(d):
         print(f"- {NAMES[r['method']]}: test error {pct(float(r['test_error_mean']), float(r['test_error_ci95'] or 'nan'))} %"
               + (f", latent weights {pct(float(r['test_error_latent_mean']), float(r['test_error_latent_ci95'] or 'nan'))} %"
                  if r["test_error_latent_mean"] else ""))
+    if not decays:
+        # A constant step: the settling is the change from the first epoch to the last.
+        print()
+        print(f"Change of the flip rate from epoch {epochs[0]} to epoch {epochs[-1]} (mean over "
+              "seeds and layers, layers weighted equally):\n")
+        for m in methods:
+            def at0(e):
+                xs = [float(r["flip_frac"]) for r in rows if r["method"] == m and int(r["epoch"]) == e]
+                return sum(xs) / len(xs)
+            a, b = at0(epochs[0]), at0(epochs[-1])
+            print(f"- {NAMES[m]}: {pct(a)} % -> {pct(b)} % (x{b / a:.2f})" if a > 0 else
+                  f"- {NAMES[m]}: {pct(a)} % -> {pct(b)} %")
+        return
     # Per unit of step size: SR's chain only slows down when the step shrinks (its moves per
     # step are proportional to the step), so flips / step size stays level if nothing else
     # changes; a fall means the weights settle beyond the slowdown.
@@ -333,8 +348,12 @@ def batch(d):
     curves = read(os.path.join(d, "curves.csv"))
     summ = read(os.path.join(d, "summary.csv"))
     batches = sorted({int(r["batch"]) for r in summ})
-    print("SR-ADAM per batch size, schedule matched in steps (same number of Adam steps, "
-          "decay at the same step); mean ± 95 % CI over seeds:\n")
+    if len({r["epochs"] for r in summ}) > 1:
+        print("SR-ADAM per batch size, schedule matched in steps (same number of Adam steps, "
+              "decay at the same step); mean ± 95 % CI over seeds:\n")
+    else:
+        print("SR-ADAM per batch size at the same epochs (so a larger batch takes fewer Adam "
+              "steps); mean ± 95 % CI over seeds:\n")
     print("| batch | epochs | steps | steps per epoch | final train loss | final test error (%) "
           "| weights changed per epoch (%, mean over epochs) | per step (%) |")
     print("|---|---|---|---|---|---|---|---|")
