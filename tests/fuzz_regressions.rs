@@ -108,14 +108,13 @@ fn gzip_bomb_over_one_gib_is_refused_within_the_cap() {
     let _one = serial();
     let d = tempfile::tempdir().unwrap();
     let cap = idx::MAX_GUNZIPPED as usize;
-    for (name, head) in [("declared.gz", images_header(1, 32768, 32768))] {
-        let z = gz_zeros(&head, (cap - head.len() + 1) as u64);
-        let p = write(d.path(), name, &z);
-        let (r, largest) = largest_since(|| idx::read_images(&p, None));
-        let e = r.unwrap_err();
-        assert!(e.contains("decompresses to more than 1024 MiB"), "{name}: {e}");
-        assert!(largest <= cap + 1, "{name}: largest allocation {largest} bytes");
-    }
+    let (name, head) = ("declared.gz", images_header(1, 32768, 32768));
+    let z = gz_zeros(&head, (cap - head.len() + 1) as u64);
+    let p = write(d.path(), name, &z);
+    let (r, largest) = largest_since(|| idx::read_images(&p, None));
+    let e = r.unwrap_err();
+    assert!(e.contains("decompresses to more than 1024 MiB"), "{name}: {e}");
+    assert!(largest <= cap + 1, "{name}: largest allocation {largest} bytes");
 }
 
 /// Gzip content without an IDX header (a CIFAR-10 batch) that decompresses to more than
