@@ -50,7 +50,8 @@ ROOT = HERE.parents[1]
 BIN = Path(os.environ.get("CARGO_TARGET_DIR") or ROOT / "target") / "release" / "qnet-exp"
 DATA = ROOT / "data"
 GOAL = {1: 1.2, 2: 1.2}  # the performance issue: >= 1.2x PyTorch at 1 and 2 threads
-DESIGN = {1: 6600.0, 2: 10800.0}  # ../shared/DESIGN.md: PyTorch, FP, no BN
+# PyTorch 2.x CPU measured earlier on this machine class (the MLP, FP-ADAM, no BN): samples/s.
+TORCH_REFERENCE = {1: 6600.0, 2: 10800.0}
 NAMES = {"fp": "FP-ADAM", "bc": "BC-ADAM", "sr": "SR-ADAM"}
 
 CONFIG = """\
@@ -364,8 +365,9 @@ def main():
           "random streams differ).\nother: the most CPU (in cores) that other processes used during "
           "any of the cell's measurements; above ~0.2 the cell was measured on a shared, busy machine.")
     if args.model == "mlp":
-        design = ", ".join(f"{int(DESIGN[t])} at {t} thread{'s' if t > 1 else ''}" for t in threads if t in DESIGN)
-        print(f"DESIGN.md's PyTorch reference (FP, no BN): {design} samples/s.")
+        ref = ", ".join(f"{int(TORCH_REFERENCE[t])} at {t} thread{'s' if t > 1 else ''}"
+                        for t in threads if t in TORCH_REFERENCE)
+        print(f"PyTorch 2.x CPU measured earlier on this machine class (FP, no BN): {ref} samples/s.")
     print("goal: qnet/torch >= 1.2 at 1 and 2 threads: "
           + ("met for every row" if all_met else "NOT met for every row") + " (medians), "
           + ("met for every row" if all_met_best else "NOT met for every row") + " (best reps)")
