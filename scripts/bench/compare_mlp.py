@@ -66,6 +66,9 @@ width = {width}
 depth = {depth}
 batch_norm = {bn}
 train_size = {train_size}
+# Train on all train_size images, as torch_*.py does (no validation split, whose 10 %
+# default would train on fewer images than are counted and add validation passes).
+val_split = 0
 test_size = 100
 
 [quant]
@@ -91,6 +94,9 @@ dataset = "mnist"
 data_dir = "{data}"
 batch_norm = {bn}
 train_size = {train_size}
+# Train on all train_size images, as torch_*.py does (no validation split, whose 10 %
+# default would train on fewer images than are counted and add validation passes).
+val_split = 0
 test_size = 100
 
 [quant]
