@@ -11,6 +11,9 @@
 //! 4.0 GHz; AVX-512 doubles it), then one whole `forward_backward` of LeNet with each
 //! backend (`THREADS=1` or `2`). The machine is shared: only compare numbers taken back
 //! to back.
+//!
+//! `CNN_FUSE=1 cargo bench --bench cnn` times one LeNet step with the convolutions'
+//! activations fused into the pooling against the separate passes (same bits), interleaved.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -208,9 +211,50 @@ fn sweep() {
     );
 }
 
+/// `CNN_FUSE=1`: one LeNet `forward_backward` (batch norm, batch 100) with the activation
+/// fused into the pooling against the separate passes (`Workspace::set_fuse_pool`, same
+/// bits), interleaved rounds, `THREADS=1` or `2`.
+fn fuse_ab() {
+    let rounds: usize = std::env::var("ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(15);
+    let threads: usize = std::env::var("THREADS").ok().and_then(|v| v.parse().ok()).unwrap_or(1);
+    for batch_norm in [true, false] {
+        let layout = lenet(batch_norm);
+        let params = layout.init(1);
+        let (x, y) = images(BATCH);
+        let mut grad = vec![0.0; layout.len()];
+        let mut bn = BnState::new(&layout);
+        let par = if threads == 1 { Parallelism::None } else { Parallelism::Rayon(0) };
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        let mut ws = Workspace::new(&layout, BATCH, par);
+        let mut step = |fuse: bool| {
+            ws.set_fuse_pool(fuse);
+            if threads == 1 {
+                forward_backward(&layout, black_box(&params), &mut bn, &x, &y, &mut ws, &mut grad);
+            } else {
+                pool.install(|| forward_backward(&layout, black_box(&params), &mut bn, &x, &y, &mut ws, &mut grad));
+            }
+        };
+        let cell = std::cell::RefCell::new(&mut step);
+        let t =
+            interleaved(rounds, &mut [Box::new(|| (cell.borrow_mut())(true)), Box::new(|| (cell.borrow_mut())(false))]);
+        println!(
+            "LeNet forward_backward, batch norm {batch_norm}, batch {BATCH}, {threads} thread(s), median of {rounds} \
+             interleaved rounds, wall (on-CPU of the calling thread) ms: fused {:.2} ({:.2}), separate {:.2} ({:.2})",
+            t[0].0 * 1e3,
+            t[0].1 * 1e3,
+            t[1].0 * 1e3,
+            t[1].1 * 1e3,
+        );
+    }
+}
+
 fn main() {
     if std::env::var_os("CNN_SWEEP").is_some() {
         sweep();
+        return;
+    }
+    if std::env::var_os("CNN_FUSE").is_some() {
+        fuse_ab();
         return;
     }
     let mut c = Criterion::default().configure_from_args();

@@ -50,7 +50,8 @@ ROOT = HERE.parents[1]
 BIN = Path(os.environ.get("CARGO_TARGET_DIR") or ROOT / "target") / "release" / "qnet-exp"
 DATA = ROOT / "data"
 GOAL = {1: 1.2, 2: 1.2}  # the performance issue: >= 1.2x PyTorch at 1 and 2 threads
-DESIGN = {1: 6600.0, 2: 10800.0}  # ../shared/DESIGN.md: PyTorch, FP, no BN
+# PyTorch 2.x CPU measured earlier on this machine class (the MLP, FP-ADAM, no BN): samples/s.
+TORCH_REFERENCE = {1: 6600.0, 2: 10800.0}
 NAMES = {"fp": "FP-ADAM", "bc": "BC-ADAM", "sr": "SR-ADAM"}
 
 CONFIG = """\
@@ -65,6 +66,9 @@ width = {width}
 depth = {depth}
 batch_norm = {bn}
 train_size = {train_size}
+# Train on all train_size images, as torch_*.py does (no validation split, whose 10 %
+# default would train on fewer images than are counted and add validation passes).
+val_split = 0
 test_size = 100
 
 [quant]
@@ -90,6 +94,9 @@ dataset = "mnist"
 data_dir = "{data}"
 batch_norm = {bn}
 train_size = {train_size}
+# Train on all train_size images, as torch_*.py does (no validation split, whose 10 %
+# default would train on fewer images than are counted and add validation passes).
+val_split = 0
 test_size = 100
 
 [quant]
@@ -187,6 +194,18 @@ def clean_env(threads):
     return env
 
 
+def flops_per_sample(args):
+    """FLOPs of one sample's forward and backward pass: 2 per multiply-add, 3 x the forward's
+    (the forward, the input gradients, the weight gradients), the usual count."""
+    if args.model == "cnn":
+        # lenet on 1 x 28 x 28: conv5 1->32 at 28 x 28, conv5 32->64 at 14 x 14, fc 3136-256-10.
+        macs = 28 * 28 * 32 * 25 + 14 * 14 * 64 * 32 * 25 + 3136 * 256 + 256 * 10
+    else:
+        widths = [784] + [args.width] * args.depth + [10]
+        macs = sum(a * b for a, b in zip(widths, widths[1:]))
+    return 6.0 * macs
+
+
 def run_qnet(binary, work, method, bn, threads, args):
     grid = 'grid = "binary"\n' if method != "fp" else ""
     cfg = work / f"{method}-{'bn' if bn else 'nobn'}.toml"
@@ -197,6 +216,7 @@ def run_qnet(binary, work, method, bn, threads, args):
     out = work / "out"
     shutil.rmtree(out, ignore_errors=True)
     env = clean_env(threads)
+    load0 = os.getloadavg()[0]
     with Foreign() as fg:
         r = subprocess.run([str(binary), "run", str(cfg), "--out", str(out), "--jobs", str(threads),
                             "--progress", "none", "-q"], capture_output=True, text=True, env=env)
@@ -211,7 +231,8 @@ def run_qnet(binary, work, method, bn, threads, args):
     metrics = list(csv.DictReader(open(run_dir / "metrics.csv")))
     loss = float(metrics[-1]["train_loss"])
     samples = (args.train_size // args.batch) * args.batch
-    return {"wall_s": wall, "samples_per_s": samples / wall, "train_loss": loss, "foreign_cores": fg.cores}
+    return {"wall_s": wall, "samples_per_s": samples / wall, "train_loss": loss, "foreign_cores": fg.cores,
+            "load": [load0, os.getloadavg()[0]]}
 
 
 def run_torch(python, methods, bn, threads, args):
@@ -225,8 +246,10 @@ def run_torch(python, methods, bn, threads, args):
         cmd += ["--width", str(args.width), "--depth", str(args.depth)]
         if bn:
             cmd.append("--batch-norm")
+    load0 = os.getloadavg()[0]
     with Foreign() as fg:
         r = subprocess.run(cmd, capture_output=True, text=True, env=clean_env(threads))
+    load = [load0, os.getloadavg()[0]]
     if r.returncode != 0:
         sys.exit(f"torch_mlp.py failed (bn={bn}, threads={threads}):\n{r.stdout}{r.stderr}")
     res = {}
@@ -234,6 +257,7 @@ def run_torch(python, methods, bn, threads, args):
         if line.startswith("{"):
             d = json.loads(line)
             d["foreign_cores"] = fg.cores  # over the whole process (all methods, data loading)
+            d["load"] = load
             res[d["method"]] = d
     return res
 
@@ -261,6 +285,9 @@ def main():
     ap.add_argument("--bin", default=None, help="qnet-exp binary to time (default: $CARGO_TARGET_DIR or "
                     "target/, release/qnet-exp, built if missing)")
     ap.add_argument("--save", default=None, help="write every measurement as JSON here")
+    ap.add_argument("--peak", type=float, default=116.0, metavar="GFLOPS",
+                    help="fp32 peak of one core for the share-of-peak columns (default 116: AVX2 FMA; "
+                         "this machine's AVX-512 GEMM kernel measured up to 238)")
     ap.add_argument("--wait-quiet", type=float, default=0.0, metavar="S",
                     help="before each measurement wait up to S seconds for the other processes to "
                          "use < 0.3 cores (a shared machine); 0: do not wait")
@@ -317,7 +344,10 @@ def main():
                           + "  (qnet/torch samples/s); other processes used "
                           + ", ".join(f"{results[(bn, t, m)]['qnet'][-1]['foreign_cores']:.2f}"
                                       f"/{results[(bn, t, m)]['torch'][-1]['foreign_cores']:.2f}" for m in methods)
-                          + " cores", file=sys.stderr, flush=True)
+                          + " cores; 1-min load average " + time.strftime("%H:%M:%S UTC ", time.gmtime()) + ", ".join(
+                              f"{max(results[(bn, t, m)]['qnet'][-1]['load']):.1f}"
+                              f"/{max(results[(bn, t, m)]['torch'][-1]['load']):.1f}" for m in methods),
+                          file=sys.stderr, flush=True)
 
     nproc, model, isa = machine()
     print(f"machine: nproc = {nproc}, CPU \"{model}\" ({isa})")
@@ -328,8 +358,10 @@ def main():
     print(f"{net}, batch {args.batch}, "
           f"{args.train_size} samples/epoch, median of {args.reps} reps; "
           f"{time.time() - t_start:.0f} s in all\n")
+    flops = flops_per_sample(args)
     hdr = (f"{'bn':3s} {'method':8s} {'thr':>3s} {'qnet/s':>8s} {'torch/s':>8s} {'ratio':>6s} "
-           f"{'goal':>5s} {'met':>4s} {'best':>6s} {'met':>4s}  {'qnet loss':>9s} {'torch loss':>10s} {'other':>6s}")
+           f"{'goal':>5s} {'met':>4s} {'best':>6s} {'met':>4s}  {'qnet loss':>9s} {'torch loss':>10s} {'other':>6s}"
+           f" {'q%pk':>5s} {'t%pk':>5s} {'load':>5s}")
     print(hdr)
     print("-" * len(hdr))
     all_met = all_met_best = True
@@ -352,20 +384,29 @@ def main():
                 ql = statistics.median(x["train_loss"] for x in r["qnet"])
                 pl = statistics.median(x["train_loss"] for x in r["torch"])
                 other = max(x["foreign_cores"] for x in r["qnet"] + r["torch"])
+                load = max(max(x.get("load", [0.0])) for x in r["qnet"] + r["torch"])
+                share = lambda sps: 100.0 * sps * flops / 1e9 / (t * args.peak)  # noqa: E731
                 print(f"{'on' if bn else 'off':3s} {NAMES.get(m, m):8s} {t:3d} {q:8.0f} {p:8.0f} {ratio:6.2f} "
                       f"{goal:5.1f} {'yes' if met else 'NO':>4s} {best:6.2f} {'yes' if met_best else 'NO':>4s}  "
-                      f"{ql:9.4f} {pl:10.4f} {other:6.2f}")
+                      f"{ql:9.4f} {pl:10.4f} {other:6.2f} {share(q):5.1f} {share(p):5.1f} {load:5.1f}")
                 summary.append({"batch_norm": bn, "method": m, "threads": t, "qnet_samples_per_s": q,
+                                "pairs": len(r["qnet"]), "max_load": load,
+                                "qnet_peak_share": share(q) / 100, "torch_peak_share": share(p) / 100,
                                 "torch_samples_per_s": p, "ratio": ratio, "goal": goal, "met": met,
                                 "best_ratio": best, "met_best": met_best,
                                 "qnet": r["qnet"], "torch": r["torch"]})
     print("\nratio: median over reps of qnet/s over torch/s measured back to back; best: best rep over "
           "best rep (a noisy shared machine only slows runs down).\nqnet loss / torch loss: mean training loss over the epoch (same model, same data; the "
           "random streams differ).\nother: the most CPU (in cores) that other processes used during "
-          "any of the cell's measurements; above ~0.2 the cell was measured on a shared, busy machine.")
+          "any of the cell's measurements; above ~0.2 the cell was measured on a shared, busy machine."
+          f"\nq%pk / t%pk: median samples/s x {flops / 1e6:.1f} MFLOP per sample (forward and backward, "
+          f"6 x multiply-adds) over threads x {args.peak:.0f} GFLOP/s (--peak).\nload: the highest 1-minute load "
+          "average (uptime) read before or after any of the cell's measurements (2 cores: above ~2 other "
+          "work was queued).")
     if args.model == "mlp":
-        design = ", ".join(f"{int(DESIGN[t])} at {t} thread{'s' if t > 1 else ''}" for t in threads if t in DESIGN)
-        print(f"DESIGN.md's PyTorch reference (FP, no BN): {design} samples/s.")
+        ref = ", ".join(f"{int(TORCH_REFERENCE[t])} at {t} thread{'s' if t > 1 else ''}"
+                        for t in threads if t in TORCH_REFERENCE)
+        print(f"PyTorch 2.x CPU measured earlier on this machine class (FP, no BN): {ref} samples/s.")
     print("goal: qnet/torch >= 1.2 at 1 and 2 threads: "
           + ("met for every row" if all_met else "NOT met for every row") + " (medians), "
           + ("met for every row" if all_met_best else "NOT met for every row") + " (best reps)")

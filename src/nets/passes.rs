@@ -17,7 +17,7 @@ use super::ops::bn::{batch_moments, bn_backward, bn_train_apply, BnState, BN_EPS
 use super::ops::conv::{conv_backward, conv_forward, ConvWorkspace};
 use super::ops::dense::{bias_add, bias_relu, col_sums, feature_sums, matmul_into, product, scale_shift_relu, Store};
 use super::ops::pool::{maxpool2_backward, maxpool2_forward};
-use super::ops::{bn_channel, flatten_feature_major, unflatten_feature_major, unflatten_sample_major};
+use super::ops::{bn_channel, flatten_feature_major, fused, unflatten_feature_major, unflatten_sample_major};
 
 /// A stored matrix and how it is used (as is, or transposed): a dense layer's input.
 type Input<'a> = (&'a [f32], Op);
@@ -96,6 +96,9 @@ pub struct Workspace {
     conv: ConvBuffers,
     dense: DenseBuffers,
     stats: BnBuffers,
+    /// A convolution followed by pooling runs its activation fused into the pooling
+    /// ([`fused`]); `false` runs the separate passes (the same bits: the tests compare both).
+    fuse_pool: bool,
 }
 
 impl Workspace {
@@ -140,11 +143,19 @@ impl Workspace {
             conv,
             dense: DenseBuffers { act, xhat, logits: vec![0.0; max_batch * arch.classes], delta },
             stats: BnBuffers { mean: vec![0.0; layout.bn_len], inv_std: vec![0.0; layout.bn_len] },
+            fuse_pool: true,
         }
     }
 
     pub fn max_batch(&self) -> usize {
         self.max_batch
+    }
+
+    /// Runs a convolution's activation fused into the pooling that follows it (`true`, the
+    /// default) or as separate passes (`false`): the same bits, for benchmarks and tests
+    /// that compare the two.
+    pub fn set_fuse_pool(&mut self, on: bool) {
+        self.fuse_pool = on;
     }
 }
 
@@ -162,28 +173,50 @@ fn conv_input<'a>(layout: &Layout, x: &'a [f32], b: usize, input: &'a mut [f32],
     dst
 }
 
+/// Whether stage `i` is a convolution whose output goes straight into 2 x 2 max-pooling:
+/// then the activation is fused into the pooling ([`fused`]) and the convolution's own
+/// output buffer (`out[i]`) is not used; the raw convolution output stays in `xhat[i]`
+/// (with batch norm) or `out[i]` (without).
+fn fused_with_pool(layout: &Layout, fuse: bool, i: usize) -> bool {
+    fuse && matches!(layout.stages[i], Stage::Conv { .. })
+        && matches!(layout.stages.get(i + 1), Some(Stage::Pool { .. }))
+}
+
 /// The convolutional part's forward pass on a batch of `b`, in training mode (batch
 /// statistics, `bn`'s running statistics moved) or inference mode (`bn`'s running
 /// statistics); its output flattened into `conv.flat`.
 fn forward_conv(layout: &Layout, params: &[f32], mut bn: BnMode, x: &[f32], b: usize, work: &mut Workspace) {
     let Some((fc, fhw)) = layout.flat() else { return };
-    let par = work.parallelism;
+    let (par, fuse) = (work.parallelism, work.fuse_pool);
     let Workspace { conv, stats, .. } = work;
     let ConvBuffers { input, ws, out, xhat, arg, flat, .. } = conv;
     let x0 = conv_input(layout, x, b, input, par);
     for (i, stage) in layout.stages.iter().enumerate() {
+        if i > 0 && fused_with_pool(layout, fuse, i - 1) {
+            continue; // done with the convolution before it
+        }
+        let fused = fused_with_pool(layout, fuse, i);
         let (done, rest) = out.split_at_mut(i);
         let a: &[f32] = if i == 0 { x0 } else { &done[i - 1] };
-        let o = &mut rest[0];
+        let (o, pooled) = rest.split_first_mut().expect("stage i exists");
         match *stage {
             Stage::Conv { layer, shape } => {
                 let info = &layout.layers[layer];
                 let (w, bias) = (&params[info.weight.clone()], &params[info.bias.clone()]);
                 let (a, n) = (&a[..shape.in_len(b)], shape.out_len(b));
+                let (c, hh, ww) = (shape.c_out, shape.h, shape.w);
+                // With pooling fused: the pooled output and its winners.
+                let pool_to = fused.then(|| (&mut pooled[0][..n / 4], &mut arg[i + 1][..n / 4]));
                 match (&info.bn, &mut bn) {
                     (None, _) => {
-                        conv_forward(&mut ws[layer], b, a, w, None, &mut o[..n], par);
-                        bn_channel::bias_relu(&mut o[..n], bias, par);
+                        let z = &mut o[..n];
+                        conv_forward(&mut ws[layer], b, a, w, None, z, par);
+                        if let Some((y, winners)) = pool_to {
+                            let act = fused::BiasRelu { bias };
+                            fused::act_pool_forward(z, c, hh, ww, y, winners, &act, par);
+                        } else {
+                            bn_channel::bias_relu(z, bias, par);
+                        }
                     }
                     (Some(r), BnMode::Train(state)) => {
                         let z = &mut xhat[i][..n];
@@ -192,27 +225,41 @@ fn forward_conv(layout: &Layout, params: &[f32], mut bn: BnMode, x: &[f32], b: u
                         let (mean, inv_std) = (&mut stats.mean[r.stats.clone()], &mut stats.inv_std[r.stats.clone()]);
                         let (gamma, beta) = (&params[r.gamma.clone()], &params[r.beta.clone()]);
                         let m = state.momentum;
-                        bn_channel::bn_forward_train(
-                            z,
-                            &mut o[..n],
-                            Some(bias),
-                            gamma,
-                            beta,
-                            rm,
-                            rv,
-                            m,
-                            mean,
-                            inv_std,
-                            par,
-                        );
+                        if let Some((y, winners)) = pool_to {
+                            bn_channel::batch_moments(z, mean, inv_std, par);
+                            bn_channel::update_running(rm, rv, mean, inv_std, Some(bias), m, n / c);
+                            bn_channel::inv_std_in_place(inv_std);
+                            let act = fused::BnTrain { mean, inv_std, gamma, beta };
+                            fused::act_pool_forward(z, c, hh, ww, y, winners, &act, par);
+                        } else {
+                            bn_channel::bn_forward_train(
+                                z,
+                                &mut o[..n],
+                                Some(bias),
+                                gamma,
+                                beta,
+                                rm,
+                                rv,
+                                m,
+                                mean,
+                                inv_std,
+                                par,
+                            );
+                        }
                     }
                     (Some(r), BnMode::Infer(state)) => {
-                        conv_forward(&mut ws[layer], b, a, w, None, &mut o[..n], par);
+                        let z = &mut o[..n];
+                        conv_forward(&mut ws[layer], b, a, w, None, z, par);
                         let (s, t) = (&mut stats.mean[r.stats.clone()], &mut stats.inv_std[r.stats.clone()]);
                         let (rm, rv) = (&state.mean[r.stats.clone()], &state.var[r.stats.clone()]);
                         let (gamma, beta) = (&params[r.gamma.clone()], &params[r.beta.clone()]);
                         bn_channel::inference_scale_shift(gamma, beta, Some(bias), rm, rv, s, t);
-                        bn_channel::scale_shift_relu(&mut o[..n], s, t, par);
+                        if let Some((y, winners)) = pool_to {
+                            let act = fused::ScaleShift { s, t };
+                            fused::act_pool_forward(z, c, hh, ww, y, winners, &act, par);
+                        } else {
+                            bn_channel::scale_shift_relu(z, s, t, par);
+                        }
                     }
                 }
             }
@@ -337,7 +384,7 @@ pub fn forward_backward(
 /// feature-major; writes every convolution's gradients.
 fn backward_conv(layout: &Layout, params: &[f32], x: &[f32], b: usize, work: &mut Workspace, grad: &mut [f32]) {
     let Some((fc, fhw)) = layout.flat() else { return };
-    let par = work.parallelism;
+    let (par, fuse) = (work.parallelism, work.fuse_pool);
     let Workspace { conv, stats, .. } = work;
     let ConvBuffers { input, ws, out, xhat, arg, delta, .. } = conv;
     let [d0, d1] = delta;
@@ -346,6 +393,10 @@ fn backward_conv(layout: &Layout, params: &[f32], x: &[f32], b: usize, work: &mu
     let x0: &[f32] = if layout.arch.input[0] == 1 { x } else { input };
     let mut cur = 1;
     for (i, stage) in layout.stages.iter().enumerate().rev() {
+        if i > 0 && fused_with_pool(layout, fuse, i - 1) {
+            continue; // the pooling is undone with the convolution before it
+        }
+        let fused = fused_with_pool(layout, fuse, i);
         let (dcur, dnext) = if cur == 0 { (&mut *d0, &mut *d1) } else { (&mut *d1, &mut *d0) };
         let a_in: &[f32] = if i == 0 { x0 } else { &out[i - 1] };
         match *stage {
@@ -356,17 +407,65 @@ fn backward_conv(layout: &Layout, params: &[f32], x: &[f32], b: usize, work: &mu
             Stage::Conv { layer, shape } => {
                 let info = &layout.layers[layer];
                 let n = shape.out_len(b);
-                let dz = &mut dcur[..n];
-                let h = &out[i][..n];
+                // dL/dz: in place in dcur, or (fused: dcur holds the pooled gradient) into
+                // dnext, and dL/dx then goes into dcur.
+                let (dz, dx_buf) = if fused { (&mut dnext[..n], &mut *dcur) } else { (&mut dcur[..n], &mut *dnext) };
+                let (c, hh, ww) = (shape.c_out, shape.h, shape.w);
                 let db = match &info.bn {
                     None => {
-                        bn_channel::relu_backward(dz, h, par);
+                        let bias = &params[info.bias.clone()];
+                        if fused {
+                            let act = fused::BiasRelu { bias };
+                            fused::bias_relu_pool_backward(
+                                &dx_buf[..n / 4],
+                                &arg[i + 1][..n / 4],
+                                &out[i][..n],
+                                hh,
+                                ww,
+                                &act,
+                                dz,
+                                par,
+                            );
+                        } else {
+                            bn_channel::relu_backward(dz, &out[i][..n], par);
+                        }
                         true
                     }
                     Some(r) => {
-                        let (dgamma, dbeta) = grad[r.gamma.start..r.beta.end].split_at_mut(shape.c_out);
+                        let (dgamma, dbeta) = grad[r.gamma.start..r.beta.end].split_at_mut(c);
                         let (inv_std, gamma) = (&stats.inv_std[r.stats.clone()], &params[r.gamma.clone()]);
-                        bn_channel::bn_backward(dz, h, &xhat[i][..n], inv_std, gamma, dgamma, dbeta, par);
+                        if fused {
+                            let bn = fused::BnTrain {
+                                mean: &stats.mean[r.stats.clone()],
+                                inv_std,
+                                gamma,
+                                beta: &params[r.beta.clone()],
+                            };
+                            let dy = &dx_buf[..n / 4];
+                            fused::bn_relu_pool_backward(
+                                dy,
+                                &arg[i + 1][..n / 4],
+                                &xhat[i][..n],
+                                hh,
+                                ww,
+                                &bn,
+                                dgamma,
+                                dbeta,
+                                dz,
+                                par,
+                            );
+                        } else {
+                            bn_channel::bn_backward(
+                                dz,
+                                &out[i][..n],
+                                &xhat[i][..n],
+                                inv_std,
+                                gamma,
+                                dgamma,
+                                dbeta,
+                                par,
+                            );
+                        }
                         // The bias before batch norm cancels in training mode.
                         grad[info.bias.clone()].fill(0.0);
                         false
@@ -374,9 +473,12 @@ fn backward_conv(layout: &Layout, params: &[f32], x: &[f32], b: usize, work: &mu
                 };
                 // gamma and beta follow the bias, which follows the weights.
                 let (gw, gb) = grad[info.weight.start..info.bias.end].split_at_mut(info.weight.len());
-                let dx = (i > 0).then(|| &mut dnext[..shape.in_len(b)]);
+                let dx = (i > 0).then(|| &mut dx_buf[..shape.in_len(b)]);
                 let w = &params[info.weight.clone()];
                 conv_backward(&mut ws[layer], b, &a_in[..shape.in_len(b)], w, dz, gw, db.then_some(gb), dx, par);
+                if fused {
+                    continue; // dL/dx is in dcur, where the next stage looks
+                }
             }
         }
         cur ^= 1;
@@ -775,6 +877,55 @@ mod tests {
         assert_eq!(a.3, b.3);
         assert_eq!(a.4, b.4);
         assert!(a.2.iter().any(|&v| v != 0), "a gradient at all");
+    }
+
+    /// The fused activation + pooling (`Workspace::fuse_pool`, the default) gives the
+    /// separate passes' bits: loss, gradient, running statistics, BN recalibration and
+    /// inference, with and without batch norm, odd sizes (batch 7, 12 x 20 and 6 x 10 planes, 5 and 3
+    /// channels, BN channels over several 512-value sum blocks with a ragged tail), a
+    /// convolution followed by another convolution and one followed by pooling, serial and
+    /// on 2 threads, over two steps so that the second starts from moved statistics.
+    #[test]
+    fn cnn_fused_pool_is_bitwise_the_separate_passes() {
+        use crate::nets::ConvStage::{Conv, Pool};
+        for batch_norm in [true, false] {
+            let arch = Arch {
+                input: [2, 12, 20],
+                convs: vec![Conv { c_out: 5, k: 3 }, Pool, Conv { c_out: 3, k: 3 }, Conv { c_out: 3, k: 5 }, Pool],
+                hidden: vec![9],
+                classes: 4,
+                batch_norm,
+            };
+            let layout = Layout::new(arch).unwrap();
+            let batch = 7;
+            let (x, y) = data(21, 2 * batch, layout.arch().input_len(), 4);
+            let d = layout.arch().input_len();
+            let p = perturbed_params(&layout, 22);
+            let run = |fuse: bool, par: Parallelism| {
+                let mut ws = Workspace::new(&layout, batch, par);
+                ws.set_fuse_pool(fuse);
+                let mut bn = BnState::new(&layout);
+                let mut out = Vec::new();
+                for (xb, yb) in x.chunks_exact(batch * d).zip(y.chunks_exact(batch)) {
+                    let mut g = vec![f32::NAN; layout.len()];
+                    let (loss, correct) = forward_backward(&layout, &p, &mut bn, xb, yb, &mut ws, &mut g);
+                    out.push((loss.to_bits(), correct, g.iter().map(|v| v.to_bits()).collect::<Vec<_>>()));
+                }
+                let eval = evaluate(&layout, &p, &bn, &x, &y, &mut ws);
+                let recal = recalibrate_bn(&layout, &p, &x, batch, 2, &mut ws);
+                let eval_recal = evaluate(&layout, &p, &recal, &x, &y, &mut ws);
+                let stats = |s: &BnState| s.mean.iter().chain(&s.var).map(|v| v.to_bits()).collect::<Vec<_>>();
+                (out, stats(&bn), stats(&recal), eval.0.to_bits(), eval.1.to_bits(), eval_recal.0.to_bits())
+            };
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+            let separate = run(false, Parallelism::None);
+            assert!(separate.0.iter().all(|(_, _, g)| g.iter().any(|&v| v != 0)), "a gradient at all");
+            for par in [Parallelism::None, Parallelism::Rayon(0)] {
+                let fused = pool.install(|| run(true, par));
+                assert!(fused == separate, "fused passes differ from the separate ones (bn {batch_norm}, {par:?})");
+                assert!(pool.install(|| run(false, par)) == separate, "separate passes differ threaded");
+            }
+        }
     }
 
     /// Central finite differences of the f64 reference loss (h = 1e-6: truncation ~1e-12,
