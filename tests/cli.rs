@@ -2,26 +2,9 @@
 
 mod common;
 
-use common::{column, qnet, read, run_dirs, setup, text};
+use common::{column, qnet, read, run_dirs, setup, text, TINY};
 use std::path::Path;
 use std::process::Output;
-
-const TINY: &str = r#"
-name = "tiny"
-[problem]
-dim = 5
-samples = 100
-[quant]
-method = ["fp", "r", "sr", "bc"]
-delta = 0.1
-[optim]
-lr = [0.05, 0.01]
-batch = 4
-[run]
-steps = 400
-seeds = 2
-log_every = 50
-"#;
 
 /// Every file of a sweep folder, runs.csv without its wall_s column.
 fn snapshot(sweep: &Path) -> Vec<(String, String)> {

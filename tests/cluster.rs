@@ -2,27 +2,12 @@
 //! --submit against a fake sbatch), shards with nothing to do, and SIGTERM in the middle of
 //! a sweep (Slurm's time limit, a preemption). The real Slurm test is scripts/ci/slurm-test.sh.
 
+mod common;
+
+use common::{qnet, text, TINY};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
-
-/// 16 runs of a few milliseconds.
-const TINY: &str = r#"
-name = "tiny"
-[problem]
-dim = 5
-samples = 100
-[quant]
-method = ["fp", "r", "sr", "bc"]
-delta = 0.1
-[optim]
-lr = [0.05, 0.01]
-batch = 4
-[run]
-steps = 400
-seeds = 2
-log_every = 50
-"#;
 
 /// 8 runs of about half a second each (one core, unloaded).
 const SLOW: &str = r#"
@@ -44,19 +29,9 @@ log_every = 1000
 
 const BIN: &str = env!("CARGO_BIN_EXE_qnet-exp");
 
-fn qnet(args: &[&str], cwd: &Path) -> Output {
-    Command::new(BIN).args(args).current_dir(cwd).output().unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
+/// A temporary folder holding `config` as `sweep.toml`.
 fn setup(config: &str) -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("sweep.toml");
-    std::fs::write(&cfg, config).unwrap();
-    (dir, cfg)
+    common::setup_as(config, "sweep.toml")
 }
 
 /// Every entry of a folder, recursively, relative to it (sorted).

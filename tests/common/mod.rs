@@ -19,10 +19,33 @@ pub fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
+/// 16 convex runs of a few milliseconds: FP, R, SR and BC at two step sizes, 2 seeds.
+pub const TINY: &str = r#"
+name = "tiny"
+[problem]
+dim = 5
+samples = 100
+[quant]
+method = ["fp", "r", "sr", "bc"]
+delta = 0.1
+[optim]
+lr = [0.05, 0.01]
+batch = 4
+[run]
+steps = 400
+seeds = 2
+log_every = 50
+"#;
+
 /// A temporary folder holding `config` as `tiny.toml`.
 pub fn setup(config: &str) -> (tempfile::TempDir, PathBuf) {
+    setup_as(config, "tiny.toml")
+}
+
+/// A temporary folder holding `config` as `name`.
+pub fn setup_as(config: &str, name: &str) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("tiny.toml");
+    let cfg = dir.path().join(name);
     std::fs::write(&cfg, config).unwrap();
     (dir, cfg)
 }
