@@ -17,8 +17,6 @@ best.csv, curves.csv, layers.csv).
         changed per epoch and per step against the batch size (error bars: 95 % CI).
 """
 import argparse
-import csv
-import math
 import os
 from collections import defaultdict
 
@@ -28,33 +26,17 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import matplotlib.ticker  # noqa: E402
 
-T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262}
-NAMES = {"fp": "ADAM", "bc": "BC-ADAM", "sr": "SR-ADAM", "r": "R-ADAM"}
+import net_table  # noqa: E402  (same folder: the tables' reading, names and CIs)
+from net_table import NAMES, label, read  # noqa: E402
+
 COLOURS = {"ADAM": "black", "BC-ADAM": "tab:blue", "SR-ADAM": "tab:orange", "R-ADAM": "tab:purple",
            "Big SR-ADAM (same epochs)": "tab:red", "Big SR-ADAM (same steps)": "tab:brown"}
 
 
-def read(path):
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
-
-
 def mean_ci(xs):
-    xs = [float(x) for x in xs]
-    n = len(xs)
-    m = sum(xs) / n
-    if n < 2:
-        return m, 0.0
-    s = math.sqrt(sum((x - m) ** 2 for x in xs) / (n - 1))
-    return m, T975.get(n - 1, 1.96) * s / math.sqrt(n)
-
-
-def label(sweep, method):
-    if sweep.endswith("big-sr-steps"):
-        return "Big SR-ADAM (same steps)"
-    if sweep.endswith("big-sr"):
-        return "Big SR-ADAM (same epochs)"
-    return NAMES[method]
+    """Mean and 95 % CI half-width as the tables compute them; a zero-width band for one seed."""
+    m, ci, n = net_table.mean_ci(xs)
+    return m, (ci if n > 1 else 0.0)
 
 
 def lr_plot(dirs, out):
