@@ -39,3 +39,26 @@ fn readme_lists_only_configs_that_exist_and_they_are_valid() {
         }
     }
 }
+
+/// The quickstart table shown in the README is what the first set-up command prints: every
+/// line of it (the elided `...` aside) is a line of `qnet-exp run configs/quickstart.toml`.
+#[test]
+fn readme_quickstart_table_is_what_the_run_prints() {
+    let r = readme();
+    let start = r.find("\nmethod  lr").expect("README shows the quickstart table") + 1;
+    let shown: Vec<&str> = r[start..].lines().take_while(|l| !l.starts_with("```")).filter(|l| *l != "...").collect();
+    assert!(shown.len() >= 6, "{shown:?}");
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = concat!(env!("CARGO_MANIFEST_DIR"), "/configs/quickstart.toml");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_qnet-exp"))
+        .args(["run", cfg, "--out", "r", "--progress", "none"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let printed = String::from_utf8_lossy(&out.stdout);
+    let printed: Vec<&str> = printed.lines().collect();
+    for line in shown {
+        assert!(printed.contains(&line), "README line not printed by the quickstart run: {line:?}\n{printed:#?}");
+    }
+}
