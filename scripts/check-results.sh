@@ -28,9 +28,10 @@
 # min with --jobs 2 on a busy machine before sr-rate-decaying-step) and the
 # reduced network sweeps, measured 2026-12-01 on a shared 2-core machine in CPU-seconds
 # (user + sys of each `--only NAME` check, less the ~45 s rebuild each one does):
-# table1-cnn ~250, table1-mlp ~125, weight-flips-cnn ~70, sr-step-sensitivity ~35,
-# weight-flips ~30, batch-size-flips ~25: about 9 CPU-minutes for the networks, so about
-# 5 minutes of wall time on 2 idle cores (far more when the machine is shared). Not by
+# table1-cnn ~500 (two data sets), table1-mlp ~125, weight-flips-cnn ~70,
+# sr-step-sensitivity ~35, weight-flips ~30, batch-size-flips ~25: about 13 CPU-minutes for
+# the networks, so about 7 minutes of wall time on 2 idle cores (far more when the machine
+# is shared). Not by
 # default: the full versions (FULL=1; *-full in --list: table1-mlp-full, table1-cnn-full,
 # weight-flips-cnn-full, batch-size-flips-full, sr-step-sensitivity-full; their CPU-hours
 # are in each experiment's README); --only NAME-full checks one. An experiment's full
