@@ -55,44 +55,14 @@ TORCH_REFERENCE = {1: 6600.0, 2: 10800.0}
 NAMES = {"fp": "FP-ADAM", "bc": "BC-ADAM", "sr": "SR-ADAM"}
 
 CONFIG = """\
-# Written by scripts/bench/compare_mlp.py.
-name = "bench-mlp"
+# Written by scripts/bench/compare_mlp.py --model {model}.
+name = "bench-{model}"
 
 [problem]
-kind = "mlp"
+kind = "{model}"
 dataset = "mnist"
 data_dir = "{data}"
-width = {width}
-depth = {depth}
-batch_norm = {bn}
-train_size = {train_size}
-# Train on all train_size images, as torch_*.py does (no validation split, whose 10 %
-# default would train on fewer images than are counted and add validation passes).
-val_split = 0
-test_size = 100
-
-[quant]
-method = "{method}"
-{grid}
-[optim]
-kind = "adam"
-lr = 0.001
-batch = {batch}
-
-[run]
-epochs = 1
-"""
-
-CONFIG_CNN = """\
-# Written by scripts/bench/compare_mlp.py --model cnn.
-name = "bench-cnn"
-
-[problem]
-kind = "cnn"
-arch = "lenet"
-dataset = "mnist"
-data_dir = "{data}"
-batch_norm = {bn}
+{model_keys}batch_norm = {bn}
 train_size = {train_size}
 # Train on all train_size images, as torch_*.py does (no validation split, whose 10 %
 # default would train on fewer images than are counted and add validation passes).
@@ -209,10 +179,11 @@ def flops_per_sample(args):
 def run_qnet(binary, work, method, bn, threads, args):
     grid = 'grid = "binary"\n' if method != "fp" else ""
     cfg = work / f"{method}-{'bn' if bn else 'nobn'}.toml"
-    template = CONFIG_CNN if args.model == "cnn" else CONFIG
-    cfg.write_text(template.format(data=args.data, width=args.width, depth=args.depth,
-                                   bn="true" if bn else "false", train_size=args.train_size,
-                                   method=method, grid=grid, batch=args.batch))
+    model_keys = ('arch = "lenet"\n' if args.model == "cnn"
+                  else f"width = {args.width}\ndepth = {args.depth}\n")
+    cfg.write_text(CONFIG.format(model=args.model, data=args.data, model_keys=model_keys,
+                                 bn="true" if bn else "false", train_size=args.train_size,
+                                 method=method, grid=grid, batch=args.batch))
     out = work / "out"
     shutil.rmtree(out, ignore_errors=True)
     env = clean_env(threads)
