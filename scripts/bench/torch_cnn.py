@@ -31,7 +31,6 @@ import argparse
 import json
 import os
 import sys
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -58,50 +57,11 @@ def build_lenet(torch, batch_norm, seed):
 
 
 def run_method(torch, method, args, x, y):
-    n, b = x.shape[0], args.batch
-    steps = n // b
-    xb = torch.empty((b,) + tuple(x.shape[1:]), dtype=torch.float32)
-    yb = torch.empty((b,), dtype=torch.int64)
-    g = torch.Generator().manual_seed(args.seed + 1)
-
     def trainer():
         built = build_lenet(torch, args.batch_norm, args.seed)
         return torch_mlp.Trainer(torch, method, None, args.batch_norm, args.lr, args.adam, args.seed, built=built)
 
-    # Warm-up (allocator, thread pool, oneDNN primitives) on a throwaway trainer.
-    tr = trainer()
-    perm = torch.randperm(n, generator=g)
-    for s in range(args.warmup):
-        idx = perm[s * b:(s + 1) * b]
-        torch.index_select(x, 0, idx, out=xb)
-        torch.index_select(y, 0, idx, out=yb)
-        tr.step(xb, yb)
-    tr = trainer()
-
-    perm = torch.randperm(n, generator=g)
-    losses = []
-    t0 = time.perf_counter()
-    c0 = time.process_time()
-    for s in range(steps):
-        idx = perm[s * b:(s + 1) * b]
-        torch.index_select(x, 0, idx, out=xb)
-        torch.index_select(y, 0, idx, out=yb)
-        losses.append(tr.step(xb, yb).detach())
-    loss_sum = float(torch.stack(losses).sum())
-    wall = time.perf_counter() - t0
-    cpu = time.process_time() - c0
-    return {
-        "method": method,
-        "threads": torch.get_num_threads(),
-        "batch_norm": args.batch_norm,
-        "adam": args.adam,
-        "steps": steps,
-        "samples": steps * b,
-        "wall_s": wall,
-        "cpu_s": cpu,
-        "samples_per_s": steps * b / wall,
-        "train_loss": loss_sum / steps,
-    }
+    return torch_mlp.timed_run(torch, trainer, method, args, x, y)
 
 
 def main():

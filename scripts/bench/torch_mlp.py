@@ -177,29 +177,29 @@ class Trainer:
         return loss
 
 
-def run_method(torch, np, method, args, x, y):
-    sizes = [x.shape[1]] + [args.width] * args.depth + [10]
-    n = x.shape[0]
-    b = args.batch
+def timed_run(torch, make_trainer, method, args, x, y):
+    """One epoch of `method` over (x, y) in batches of args.batch with a fresh trainer from
+    make_trainer(), after args.warmup steps on a throwaway one (allocator, thread pool,
+    kernels); the wall and CPU time of the epoch and its mean training loss."""
+    n, b = x.shape[0], args.batch
     steps = n // b
-    xb = torch.empty((b, x.shape[1]), dtype=torch.float32)
+    xb = torch.empty((b,) + tuple(x.shape[1:]), dtype=torch.float32)
     yb = torch.empty((b,), dtype=torch.int64)
     g = torch.Generator().manual_seed(args.seed + 1)
 
-    # Warm-up (allocator, thread pool, kernels) on a throwaway trainer, then a fresh one.
-    tr = Trainer(torch, method, sizes, args.batch_norm, args.lr, args.adam, args.seed)
+    tr = make_trainer()
     perm = torch.randperm(n, generator=g)
     for s in range(args.warmup):
         idx = perm[s * b:(s + 1) * b]
         torch.index_select(x, 0, idx, out=xb)
         torch.index_select(y, 0, idx, out=yb)
         tr.step(xb, yb)
-    tr = Trainer(torch, method, sizes, args.batch_norm, args.lr, args.adam, args.seed)
+    tr = make_trainer()
 
     perm = torch.randperm(n, generator=g)
-    loss_sum = 0.0
-    t0 = time.perf_counter()
     losses = []
+    t0 = time.perf_counter()
+    c0 = time.process_time()
     for s in range(steps):
         idx = perm[s * b:(s + 1) * b]
         torch.index_select(x, 0, idx, out=xb)
@@ -208,6 +208,7 @@ def run_method(torch, np, method, args, x, y):
     # Read the losses only after the loop (no per-step .item() sync, though CPU has none).
     loss_sum = float(torch.stack(losses).sum())
     wall = time.perf_counter() - t0
+    cpu = time.process_time() - c0
     return {
         "method": method,
         "threads": torch.get_num_threads(),
@@ -216,9 +217,16 @@ def run_method(torch, np, method, args, x, y):
         "steps": steps,
         "samples": steps * b,
         "wall_s": wall,
+        "cpu_s": cpu,
         "samples_per_s": steps * b / wall,
         "train_loss": loss_sum / steps,
     }
+
+
+def run_method(torch, np, method, args, x, y):
+    sizes = [x.shape[1]] + [args.width] * args.depth + [10]
+    return timed_run(torch, lambda: Trainer(torch, method, sizes, args.batch_norm, args.lr, args.adam, args.seed),
+                     method, args, x, y)
 
 
 def main():
