@@ -34,11 +34,17 @@ fn relu(v: f32) -> f32 {
 thread_local! {
     /// One channel's `dL/dh` (B*H*W values) in the backward pass.
     static SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+    /// One activated plane (H*W values) in the forward pass.
+    static PLANE: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
 }
 
 /// The activation of one channel's values.
 pub trait Act: Sync {
     fn act(&self, c: usize, z: f32) -> f32;
+
+    /// `out[i] = act(c, z[i])`, with the channel's coefficients read once (so that the
+    /// loop vectorizes: read through `&self` in the loop, they are reloaded every element).
+    fn act_all(&self, c: usize, z: &[f32], out: &mut [f32]);
 }
 
 /// Batch norm in training mode (batch mean and 1/std) then ReLU:
@@ -50,17 +56,45 @@ pub struct BnTrain<'a> {
     pub beta: &'a [f32],
 }
 
+/// One channel's coefficients of [`BnTrain`].
+#[derive(Clone, Copy)]
+struct BnChannel {
+    mean: f32,
+    inv_std: f32,
+    gamma: f32,
+    beta: f32,
+}
+
+impl BnChannel {
+    #[inline(always)]
+    fn xhat(self, z: f32) -> f32 {
+        (z - self.mean) * self.inv_std
+    }
+
+    #[inline(always)]
+    fn act(self, z: f32) -> f32 {
+        relu(self.gamma * self.xhat(z) + self.beta)
+    }
+}
+
 impl BnTrain<'_> {
     #[inline(always)]
-    fn xhat(&self, c: usize, z: f32) -> f32 {
-        (z - self.mean[c]) * self.inv_std[c]
+    fn channel(&self, c: usize) -> BnChannel {
+        BnChannel { mean: self.mean[c], inv_std: self.inv_std[c], gamma: self.gamma[c], beta: self.beta[c] }
     }
 }
 
 impl Act for BnTrain<'_> {
     #[inline(always)]
     fn act(&self, c: usize, z: f32) -> f32 {
-        relu(self.gamma[c] * self.xhat(c, z) + self.beta[c])
+        self.channel(c).act(z)
+    }
+
+    fn act_all(&self, c: usize, z: &[f32], out: &mut [f32]) {
+        let ch = self.channel(c);
+        for (o, &v) in out.iter_mut().zip(z) {
+            *o = ch.act(v);
+        }
     }
 }
 
@@ -76,6 +110,13 @@ impl Act for ScaleShift<'_> {
     fn act(&self, c: usize, z: f32) -> f32 {
         relu(self.s[c] * z + self.t[c])
     }
+
+    fn act_all(&self, c: usize, z: &[f32], out: &mut [f32]) {
+        let (s, t) = (self.s[c], self.t[c]);
+        for (o, &v) in out.iter_mut().zip(z) {
+            *o = relu(s * v + t);
+        }
+    }
 }
 
 /// `relu(z + bias)`, as `bn_channel::bias_relu`.
@@ -87,6 +128,13 @@ impl Act for BiasRelu<'_> {
     #[inline(always)]
     fn act(&self, c: usize, z: f32) -> f32 {
         relu(z + self.bias[c])
+    }
+
+    fn act_all(&self, c: usize, z: &[f32], out: &mut [f32]) {
+        let b = self.bias[c];
+        for (o, &v) in out.iter_mut().zip(z) {
+            *o = relu(v + b);
+        }
     }
 }
 
@@ -111,42 +159,195 @@ pub fn act_pool_forward<A: Act>(
         return;
     }
     let (ho, wo) = (h / 2, w / 2);
+    let kernel = PoolKernel::best();
     for_chunks2(par, y, n / 4, arg, n / 4, z.len(), |c, yc, ac| {
         let zc = &z[c * n..][..n];
-        for ((zp, yp), ap) in zc.chunks_exact(h * w).zip(yc.chunks_exact_mut(ho * wo)).zip(ac.chunks_exact_mut(ho * wo))
-        {
-            for ((rows, yr), ar) in zp.chunks_exact(2 * w).zip(yp.chunks_exact_mut(wo)).zip(ap.chunks_exact_mut(wo)) {
-                let (r0, r1) = rows.split_at(w);
-                for (((p, q), yv), av) in r0.chunks_exact(2).zip(r1.chunks_exact(2)).zip(yr).zip(ar.iter_mut()) {
-                    // Branch-free, so that the loop vectorizes.
-                    let (mut best, mut at) = (act.act(c, p[0]), 0u8);
-                    for (v, k) in [(act.act(c, p[1]), 1u8), (act.act(c, q[0]), 2), (act.act(c, q[1]), 3)] {
-                        let take = v > best || v.is_nan();
-                        best = if take { v } else { best };
-                        at = if take { k } else { at };
-                    }
-                    *yv = best;
-                    *av = at;
+        PLANE.with(|cell| {
+            let mut buf = cell.borrow_mut();
+            if buf.len() < h * w {
+                buf.resize(h * w, 0.0);
+            }
+            let plane = &mut buf[..h * w];
+            for ((zp, yp), ap) in
+                zc.chunks_exact(h * w).zip(yc.chunks_exact_mut(ho * wo)).zip(ac.chunks_exact_mut(ho * wo))
+            {
+                // The activation as one contiguous pass (it vectorizes), then the pooling.
+                act.act_all(c, zp, plane);
+                for ((rows, yr), ar) in
+                    plane.chunks_exact(2 * w).zip(yp.chunks_exact_mut(wo)).zip(ap.chunks_exact_mut(wo))
+                {
+                    let (r0, r1) = rows.split_at(w);
+                    kernel.pool_pair(r0, r1, yr, ar);
                 }
             }
-        }
+        });
     });
+}
+
+/// Which code max-pools a pair of rows: both give the same values and winners.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum PoolKernel {
+    Avx512,
+    Portable,
+}
+
+impl PoolKernel {
+    fn best() -> PoolKernel {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                return PoolKernel::Avx512;
+            }
+        }
+        PoolKernel::Portable
+    }
+
+    /// `y[j]`, `arg[j]` = max of `r0[2j], r0[2j+1], r1[2j], r1[2j+1]` and its position (0-3)
+    /// with `maxpool2_forward`'s conventions (ties to the first, NaN wins).
+    #[inline]
+    fn pool_pair(self, r0: &[f32], r1: &[f32], y: &mut [f32], arg: &mut [u8]) {
+        assert!(r0.len() == 2 * y.len() && r1.len() == r0.len() && arg.len() == y.len());
+        match self {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: chosen only where the CPU has AVX-512F; lengths asserted above.
+            PoolKernel::Avx512 => unsafe { pool_pair_avx512(r0, r1, y, arg) },
+            _ => pool_pair_portable(r0, r1, y, arg),
+        }
+    }
+
+    /// One channel's `dL/dh` rows from the pooled gradient: `d0[2j..2j+2]`, `d1[2j..2j+2]`
+    /// get `g[j]` at the winner `arg[j]`, 0 elsewhere.
+    #[inline]
+    fn unpool_pair(self, g: &[f32], arg: &[u8], d0: &mut [f32], d1: &mut [f32]) {
+        assert!(d0.len() == 2 * g.len() && d1.len() == d0.len() && arg.len() == g.len());
+        match self {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: chosen only where the CPU has AVX-512F; lengths asserted above.
+            PoolKernel::Avx512 => unsafe { unpool_pair_avx512(g, arg, d0, d1) },
+            _ => unpool_pair_portable(g, arg, d0, d1),
+        }
+    }
+}
+
+fn pool_pair_portable(r0: &[f32], r1: &[f32], y: &mut [f32], arg: &mut [u8]) {
+    for (((p, q), yv), av) in r0.chunks_exact(2).zip(r1.chunks_exact(2)).zip(y).zip(arg) {
+        let (mut best, mut at) = (p[0], 0u8);
+        for (v, k) in [(p[1], 1u8), (q[0], 2), (q[1], 3)] {
+            let take = v > best || v.is_nan();
+            best = if take { v } else { best };
+            at = if take { k } else { at };
+        }
+        *yv = best;
+        *av = at;
+    }
+}
+
+fn unpool_pair_portable(g: &[f32], arg: &[u8], d0: &mut [f32], d1: &mut [f32]) {
+    for (((p, q), &gv), &a) in d0.chunks_exact_mut(2).zip(d1.chunks_exact_mut(2)).zip(g).zip(arg) {
+        let pick = |k: u8| if a == k { gv } else { 0.0 };
+        p[0] = pick(0);
+        p[1] = pick(1);
+        q[0] = pick(2);
+        q[1] = pick(3);
+    }
+}
+
+/// Lane masks for `n` of 16 lanes (0 for none).
+#[cfg(target_arch = "x86_64")]
+fn lanes(n: usize) -> u16 {
+    if n >= 16 {
+        0xffff
+    } else {
+        ((1u32 << n) - 1) as u16
+    }
+}
+
+/// [`pool_pair_portable`] 16 outputs at a time: the even and odd inputs of a row are
+/// separated by one permute each, then the same compares and selects in the same order.
+///
+/// # Safety
+/// The CPU must have AVX-512F; `r0.len() == r1.len() == 2 * y.len()`, `arg.len() == y.len()`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn pool_pair_avx512(r0: &[f32], r1: &[f32], y: &mut [f32], arg: &mut [u8]) {
+    use std::arch::x86_64::*;
+    let even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    let odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    let wo = y.len();
+    let mut j = 0;
+    while j < wo {
+        let cnt = (wo - j).min(16);
+        let (mo, lo, hi) = (lanes(cnt), lanes(2 * cnt), lanes((2 * cnt).saturating_sub(16)));
+        // SAFETY (block): inputs 2j..2j+2cnt and outputs j..j+cnt lie inside the slices
+        // (lengths in the contract); masked lanes are not accessed.
+        unsafe {
+            let (a0, a1) = (
+                _mm512_maskz_loadu_ps(lo, r0.as_ptr().add(2 * j)),
+                _mm512_maskz_loadu_ps(hi, r0.as_ptr().add(2 * j + 16)),
+            );
+            let (b0, b1) = (
+                _mm512_maskz_loadu_ps(lo, r1.as_ptr().add(2 * j)),
+                _mm512_maskz_loadu_ps(hi, r1.as_ptr().add(2 * j + 16)),
+            );
+            let mut best = _mm512_permutex2var_ps(a0, even, a1);
+            let mut at = _mm512_setzero_si512();
+            for (v, k) in [
+                (_mm512_permutex2var_ps(a0, odd, a1), 1),
+                (_mm512_permutex2var_ps(b0, even, b1), 2),
+                (_mm512_permutex2var_ps(b0, odd, b1), 3),
+            ] {
+                let take = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(v, best) | _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(v, v);
+                best = _mm512_mask_blend_ps(take, best, v);
+                at = _mm512_mask_blend_epi32(take, at, _mm512_set1_epi32(k));
+            }
+            _mm512_mask_storeu_ps(y.as_mut_ptr().add(j), mo, best);
+            _mm512_mask_cvtepi32_storeu_epi8(arg.as_mut_ptr().add(j).cast(), mo, at);
+        }
+        j += cnt;
+    }
+}
+
+/// [`unpool_pair_portable`] 16 outputs at a time.
+///
+/// # Safety
+/// The CPU must have AVX-512F; `d0.len() == d1.len() == 2 * g.len()`, `arg.len() == g.len()`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn unpool_pair_avx512(g: &[f32], arg: &[u8], d0: &mut [f32], d1: &mut [f32]) {
+    use std::arch::x86_64::*;
+    let lo_idx = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    let hi_idx = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+    let wo = g.len();
+    let mut j = 0;
+    while j < wo {
+        let cnt = (wo - j).min(16);
+        let (mo, lo, hi) = (lanes(cnt), lanes(2 * cnt), lanes((2 * cnt).saturating_sub(16)));
+        let mut bytes = [0u8; 16];
+        bytes[..cnt].copy_from_slice(&arg[j..j + cnt]);
+        // SAFETY (block): outputs j..j+cnt and inputs 2j..2j+2cnt lie inside the slices
+        // (lengths in the contract); masked lanes are not accessed.
+        unsafe {
+            let gv = _mm512_maskz_loadu_ps(mo, g.as_ptr().add(j));
+            let a = _mm512_cvtepu8_epi32(_mm_loadu_si128(bytes.as_ptr().cast()));
+            let pick = |k: i32| _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(a, _mm512_set1_epi32(k)), gv);
+            let (p0, p1, q0, q1) = (pick(0), pick(1), pick(2), pick(3));
+            _mm512_mask_storeu_ps(d0.as_mut_ptr().add(2 * j), lo, _mm512_permutex2var_ps(p0, lo_idx, p1));
+            _mm512_mask_storeu_ps(d0.as_mut_ptr().add(2 * j + 16), hi, _mm512_permutex2var_ps(p0, hi_idx, p1));
+            _mm512_mask_storeu_ps(d1.as_mut_ptr().add(2 * j), lo, _mm512_permutex2var_ps(q0, lo_idx, q1));
+            _mm512_mask_storeu_ps(d1.as_mut_ptr().add(2 * j + 16), hi, _mm512_permutex2var_ps(q0, hi_idx, q1));
+        }
+        j += cnt;
+    }
 }
 
 /// One channel's `dL/dh` (`n` values, planes of `h x w`) from the pooled gradient: each
 /// window's winner gets its output's gradient, the others 0 (as `maxpool2_backward`).
-fn unpool(dy: &[f32], arg: &[u8], h: usize, w: usize, dh: &mut [f32]) {
+fn unpool(kernel: PoolKernel, dy: &[f32], arg: &[u8], h: usize, w: usize, dh: &mut [f32]) {
     let (ho, wo) = (h / 2, w / 2);
     for ((dp, dyp), ap) in dh.chunks_exact_mut(h * w).zip(dy.chunks_exact(ho * wo)).zip(arg.chunks_exact(ho * wo)) {
         for ((rows, dyr), ar) in dp.chunks_exact_mut(2 * w).zip(dyp.chunks_exact(wo)).zip(ap.chunks_exact(wo)) {
             let (r0, r1) = rows.split_at_mut(w);
-            for (((p, q), &g), &a) in r0.chunks_exact_mut(2).zip(r1.chunks_exact_mut(2)).zip(dyr).zip(ar) {
-                let pick = |k: u8| if a == k { g } else { 0.0 };
-                p[0] = pick(0);
-                p[1] = pick(1);
-                q[0] = pick(2);
-                q[1] = pick(3);
-            }
+            kernel.unpool_pair(dyr, ar, r0, r1);
         }
     }
 }
@@ -172,6 +373,7 @@ pub fn bn_relu_pool_backward(
     assert!(dz.len() == z.len() && dy.len() == z.len() / 4 && arg.len() == z.len() / 4, "pool backward: lengths");
     assert!(dgamma.len() == channels && dbeta.len() == channels, "bn: dgamma and dbeta lengths");
     let inv_n = 1.0 / n as f32;
+    let kernel = PoolKernel::best();
     let mut sums = vec![[0.0f32; 2]; channels];
     for_chunks2(par, dz, n, &mut sums, 1, 3 * z.len(), |c, dzc, s| {
         SCRATCH.with(|cell| {
@@ -180,16 +382,17 @@ pub fn bn_relu_pool_backward(
                 buf.resize(n, 0.0);
             }
             let dh = &mut buf[..n];
-            unpool(&dy[c * n / 4..][..n / 4], &arg[c * n / 4..][..n / 4], h, w, dh);
+            unpool(kernel, &dy[c * n / 4..][..n / 4], &arg[c * n / 4..][..n / 4], h, w, dh);
             let zc = &z[c * n..][..n];
+            let ch = bn.channel(c);
             // dL/d(BN output) = dh [h > 0] (h > 0 is false for NaN, as in bn_backward).
-            let dyv = |d: f32, zv: f32| if bn.act(c, zv) > 0.0 { d } else { 0.0 };
+            let dyv = |d: f32, zv: f32| if ch.act(zv) > 0.0 { d } else { 0.0 };
             let sb = block_sum(dh, zc, dyv) as f32;
-            let sg = block_sum(dh, zc, |d, zv| dyv(d, zv) * bn.xhat(c, zv)) as f32;
+            let sg = block_sum(dh, zc, |d, zv| dyv(d, zv) * ch.xhat(zv)) as f32;
             s[0] = [sg, sb];
-            let k = bn.gamma[c] * bn.inv_std[c];
+            let k = ch.gamma * ch.inv_std;
             for ((o, &d), &zv) in dzc.iter_mut().zip(dh.iter()).zip(zc) {
-                *o = k * (dyv(d, zv) - (sb + bn.xhat(c, zv) * sg) * inv_n);
+                *o = k * (dyv(d, zv) - (sb + ch.xhat(zv) * sg) * inv_n);
             }
         });
     });
@@ -217,10 +420,12 @@ pub fn bias_relu_pool_backward(
     let n = z.len() / channels;
     assert!(dz.len() == z.len() && dy.len() == z.len() / 4 && arg.len() == z.len() / 4, "pool backward: lengths");
     let mut unused = vec![0u8; channels];
+    let kernel = PoolKernel::best();
     for_chunks2(par, dz, n, &mut unused, 1, 2 * z.len(), |c, dzc, _| {
-        unpool(&dy[c * n / 4..][..n / 4], &arg[c * n / 4..][..n / 4], h, w, dzc);
+        unpool(kernel, &dy[c * n / 4..][..n / 4], &arg[c * n / 4..][..n / 4], h, w, dzc);
+        let b = act.bias[c];
         for (d, &zv) in dzc.iter_mut().zip(&z[c * n..][..n]) {
-            if act.act(c, zv) <= 0.0 {
+            if relu(zv + b) <= 0.0 {
                 *d = 0.0;
             }
         }
@@ -239,8 +444,35 @@ mod tests {
     /// 512-value sum block and of several blocks with a ragged tail.
     #[test]
     fn fused_passes_are_bitwise_the_separate_ones() {
-        for (c, b, h, w) in [(5, 7, 6, 8), (3, 9, 10, 14), (1, 1, 2, 2)] {
+        for (c, b, h, w) in [(5, 7, 6, 8), (3, 9, 10, 14), (1, 1, 2, 2), (2, 3, 4, 28), (1, 2, 2, 68)] {
             fused_against_separate(c, b, h, w);
+        }
+    }
+
+    /// The vector kernels against the portable ones, bit for bit, for every row length up
+    /// to three vectors and a ragged tail, with ties, zeros and NaNs among the inputs.
+    #[test]
+    fn pooling_kernels_agree() {
+        let kernel = PoolKernel::best();
+        for wo in 1..=50 {
+            let mut r: Vec<f32> = uniform(wo as u64, 4 * wo, 1.0).iter().map(|v| (v * 4.0).round() / 4.0).collect();
+            r[(7 * wo) % (4 * wo)] = f32::NAN;
+            r[(3 * wo + 1) % (4 * wo)] = f32::NAN;
+            let (r0, r1) = r.split_at(2 * wo);
+            let (mut y0, mut a0, mut y1, mut a1) = (vec![0.0; wo], vec![9u8; wo], vec![0.0; wo], vec![9u8; wo]);
+            pool_pair_portable(r0, r1, &mut y0, &mut a0);
+            kernel.pool_pair(r0, r1, &mut y1, &mut a1);
+            assert_eq!((bits(&y0), &a0), (bits(&y1), &a1), "pool, {wo} outputs, {kernel:?}");
+            let g = uniform(wo as u64 + 100, wo, 1.0);
+            let (mut d0, mut d1) = (vec![7.0; 4 * wo], vec![7.0; 4 * wo]);
+            {
+                let (p0, p1) = d0.split_at_mut(2 * wo);
+                unpool_pair_portable(&g, &a0, p0, p1);
+                let (q0, q1) = d1.split_at_mut(2 * wo);
+                kernel.unpool_pair(&g, &a0, q0, q1);
+            }
+            assert_eq!(bits(&d0), bits(&d1), "unpool, {wo} outputs, {kernel:?}");
+            assert!(d0.iter().all(|&v| v != 7.0), "unpool left a value unwritten");
         }
     }
 
