@@ -18,7 +18,7 @@
 
 use std::cell::RefCell;
 
-use super::{block_sum, for_chunks2};
+use super::{block_sum_pair, for_chunks2};
 use crate::nets::gemm::Parallelism;
 
 /// `max(0, x)` that keeps NaN (as [`super::bn_channel`]'s).
@@ -387,8 +387,8 @@ pub fn bn_relu_pool_backward(
             let ch = bn.channel(c);
             // dL/d(BN output) = dh [h > 0] (h > 0 is false for NaN, as in bn_backward).
             let dyv = |d: f32, zv: f32| if ch.act(zv) > 0.0 { d } else { 0.0 };
-            let sb = block_sum(dh, zc, dyv) as f32;
-            let sg = block_sum(dh, zc, |d, zv| dyv(d, zv) * ch.xhat(zv)) as f32;
+            let (sb, sg) = block_sum_pair(dh, zc, dyv, |d, zv| dyv(d, zv) * ch.xhat(zv));
+            let (sb, sg) = (sb as f32, sg as f32);
             s[0] = [sg, sb];
             let k = ch.gamma * ch.inv_std;
             for ((o, &d), &zv) in dzc.iter_mut().zip(dh.iter()).zip(zc) {

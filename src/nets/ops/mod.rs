@@ -161,6 +161,38 @@ pub(crate) fn block_sum3(a: &[f32], b: &[f32], c: &[f32], f: impl Fn(f32, f32, f
     total
 }
 
+/// `(sum f(a_i, b_i), sum g(a_i, b_i))` in one pass: each sum in the same blocks, lanes and
+/// order as [`block_sum`] of it alone (its own accumulators), so the same bits as two calls.
+#[inline(always)]
+pub(crate) fn block_sum_pair(
+    a: &[f32],
+    b: &[f32],
+    f: impl Fn(f32, f32) -> f32,
+    g: impl Fn(f32, f32) -> f32,
+) -> (f64, f64) {
+    debug_assert!(a.len() == b.len());
+    let (mut tf, mut tg) = (0.0f64, 0.0f64);
+    for (ab, bb) in a.chunks(BLOCK).zip(b.chunks(BLOCK)) {
+        let (ac, bc) = (ab.chunks_exact(LANES), bb.chunks_exact(LANES));
+        let (ar, br) = (ac.remainder(), bc.remainder());
+        let (mut af, mut ag) = ([0.0f32; LANES], [0.0f32; LANES]);
+        for (x, y) in ac.zip(bc) {
+            for k in 0..LANES {
+                af[k] += f(x[k], y[k]);
+                ag[k] += g(x[k], y[k]);
+            }
+        }
+        let (mut sf, mut sg) = (af.iter().sum::<f32>(), ag.iter().sum::<f32>());
+        for (&x, &y) in ar.iter().zip(br) {
+            sf += f(x, y);
+            sg += g(x, y);
+        }
+        tf += sf as f64;
+        tg += sg as f64;
+    }
+    (tf, tg)
+}
+
 /// Transposes `rows x cols` row-major `src` into `cols x rows` row-major `dst` (row stride
 /// `dst_rs`): full 8 x 8 tiles through a local tile (fixed sizes, no bounds checks inside),
 /// the ragged edges element by element.
@@ -422,6 +454,23 @@ mod tests {
         let s = block_sum(&v, &v, |x, _| x);
         assert!((s - exact).abs() < 1e-4, "{s} vs {exact}");
         assert_eq!(s.to_bits(), block_sum(&v, &v, |x, _| x).to_bits());
+    }
+
+    /// One pass for two sums gives each sum's bits of its own pass, for lengths below one
+    /// lane group, between blocks and with ragged tails.
+    #[test]
+    fn block_sum_pair_is_two_block_sums() {
+        for n in [0, 5, 31, 32, 513, 1000, 100_003] {
+            let (a, b) = (uniform(4, n, 1.0), uniform(5, n, 2.0));
+            let f = |x: f32, y: f32| if y > 0.0 { x } else { 0.0 };
+            let g = |x: f32, y: f32| x * y - 0.25;
+            let (sf, sg) = block_sum_pair(&a, &b, f, g);
+            assert_eq!(
+                (sf.to_bits(), sg.to_bits()),
+                (block_sum(&a, &b, f).to_bits(), block_sum(&a, &b, g).to_bits()),
+                "n = {n}"
+            );
+        }
     }
     /// The chain conv(BN) -> ReLU -> pool -> conv(bias) -> ReLU -> pool -> flatten -> linear
     /// -> softmax cross-entropy, its backward pass assembled from this module's kernels and
