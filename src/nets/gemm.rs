@@ -822,6 +822,27 @@ mod tests {
 }
 
 #[cfg(test)]
+mod transpose_tests {
+    use super::transpose8x8;
+
+    /// The register transpose (or the portable loop without AVX) against the definition,
+    /// with strides wider than the block; nothing outside the block is written.
+    #[test]
+    fn transpose8x8_is_the_transpose() {
+        let (src_rs, dst_rs) = (11, 13);
+        let src: Vec<f32> = (0..8 * src_rs).map(|i| i as f32).collect();
+        let mut dst = vec![-1.0f32; 8 * dst_rs];
+        transpose8x8(&src, src_rs, &mut dst, dst_rs);
+        for j in 0..8 {
+            for c in 0..dst_rs {
+                let want = if c < 8 { src[c * src_rs + j] } else { -1.0 };
+                assert_eq!(dst[j * dst_rs + c], want, "({j}, {c})");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
 mod own_tests {
     use super::own::{best_kernel, gemm_with, Kernel};
     use super::*;

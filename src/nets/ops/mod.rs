@@ -64,7 +64,7 @@ pub use pool::{maxpool2_backward, maxpool2_forward};
 
 use rayon::prelude::*;
 
-use super::gemm::Parallelism;
+use super::gemm::{transpose8x8, Parallelism};
 
 /// Threads the element-wise passes may use under `par`.
 pub(crate) fn threads(par: Parallelism) -> usize {
@@ -194,23 +194,14 @@ pub(crate) fn block_sum_pair(
 }
 
 /// Transposes `rows x cols` row-major `src` into `cols x rows` row-major `dst` (row stride
-/// `dst_rs`): full 8 x 8 tiles through a local tile (fixed sizes, no bounds checks inside),
-/// the ragged edges element by element.
+/// `dst_rs`): full 8 x 8 tiles in registers ([`transpose8x8`]), the ragged edges element by
+/// element.
 pub(crate) fn transpose(src: &[f32], rows: usize, cols: usize, dst: &mut [f32], dst_rs: usize) {
     const T: usize = 8;
     let (rf, cf) = (rows / T * T, cols / T * T);
     for r0 in (0..rf).step_by(T) {
         for c0 in (0..cf).step_by(T) {
-            let mut tile = [[0.0f32; T]; T];
-            for (i, t) in tile.iter_mut().enumerate() {
-                t.copy_from_slice(&src[(r0 + i) * cols + c0..][..T]);
-            }
-            for j in 0..T {
-                let d: &mut [f32; T] = (&mut dst[(c0 + j) * dst_rs + r0..][..T]).try_into().unwrap();
-                for i in 0..T {
-                    d[i] = tile[i][j];
-                }
-            }
+            transpose8x8(&src[r0 * cols + c0..], cols, &mut dst[c0 * dst_rs + r0..], dst_rs);
         }
         for c in cf..cols {
             for r in r0..r0 + T {
