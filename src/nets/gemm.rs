@@ -185,24 +185,46 @@ pub unsafe fn matmul_strided_raw(
         unsafe { matmul_crate(d, a, b, c, c_rs, accumulate, par) };
         return;
     }
-    let t = threads(par).min(n.div_ceil(NR));
-    if t <= 1 || m * n * k < PAR_MIN_WORK {
+    let (mp, np) = (m.div_ceil(MR), n.div_ceil(NR));
+    let threads = if m * n * k < PAR_MIN_WORK { 1 } else { threads(par) };
+    // Blocks of whole tiles, one per thread, by columns or by rows: every element of C is
+    // still one FMA chain over k in order, computed by one thread, so the split does not
+    // change any bit. A column split makes every thread copy all of A when A is packed, a
+    // row split all of B: take the one that copies less per thread (the MLP's feature-major
+    // layer, W2 (1024 x 1024, packed) times 100 columns, split by columns had both threads
+    // pack all of W2).
+    let (pack_a, pack_b) = own::packs(a, b, m);
+    let copies = |split_a: bool| {
+        let (ta, tb) = if split_a { (threads, 1) } else { (1, threads) };
+        usize::from(pack_a) * m * k / ta + usize::from(pack_b) * k * n / tb
+    };
+    let by_rows = mp >= 2 && (np < 2 || copies(true) < copies(false));
+    let t = threads.min(if by_rows { mp } else { np });
+    if t <= 1 {
         // SAFETY: as this function's contract; the whole of C.
         unsafe { own::gemm(m, 0..n, k, a, b, c, c_rs, accumulate) };
         return;
     }
-    // Column blocks of whole panels, one per thread: every element of C is still one FMA
-    // chain over k in order, computed by one thread, so the split does not change any bit.
-    let panels = n.div_ceil(NR);
-    let per = panels.div_ceil(t);
     let cp = SharedC(c);
     let run = |i: usize| {
-        let j0 = (i * per * NR).min(n);
-        let j1 = ((i + 1) * per * NR).min(n);
-        if j0 < j1 {
-            // SAFETY: the column blocks are disjoint, so each thread writes its own
-            // elements of C (valid by the caller's contract).
-            unsafe { own::gemm(m, j0..j1, k, a, b, cp.get(), c_rs, accumulate) };
+        if by_rows {
+            let per = mp.div_ceil(t) * MR;
+            let (i0, i1) = ((i * per).min(m), ((i + 1) * per).min(m));
+            if i0 < i1 {
+                let a_rows = Strided { data: &a.data[i0 * a.rs..], ..a };
+                // SAFETY: the row blocks are disjoint, so each thread writes its own
+                // elements of C (valid by the caller's contract); rows i0..i1 of A are
+                // rows 0..i1-i0 of the view.
+                unsafe { own::gemm(i1 - i0, 0..n, k, a_rows, b, cp.get().add(i0 * c_rs), c_rs, accumulate) };
+            }
+        } else {
+            let per = np.div_ceil(t) * NR;
+            let (j0, j1) = ((i * per).min(n), ((i + 1) * per).min(n));
+            if j0 < j1 {
+                // SAFETY: the column blocks are disjoint, so each thread writes its own
+                // elements of C (valid by the caller's contract).
+                unsafe { own::gemm(m, j0..j1, k, a, b, cp.get(), c_rs, accumulate) };
+            }
         }
     };
     use rayon::prelude::*;
@@ -399,6 +421,14 @@ mod own {
         cs: usize,
     }
 
+    /// Whether an `m`-row product copies A and B into panels. A is read by scalar
+    /// broadcasts, so any layout works unless its rows alias in L1; B by vectors along its
+    /// rows, so it must have unit column stride.
+    pub(super) fn packs(a: Strided<'_>, b: Strided<'_>, m: usize) -> (bool, bool) {
+        let direct_a = a.cs == 1 && !set_aliasing(a.rs) || a.rs == 1 && !set_aliasing(a.cs);
+        (!direct_a, b.cs != 1 || set_aliasing(b.rs) || far_rows(b.rs, m))
+    }
+
     /// Strides whose rows land in the same L1 sets (a multiple of 1 KiB apart) make a
     /// direct read thrash the cache: such operands are packed.
     fn set_aliasing(stride: usize) -> bool {
@@ -451,10 +481,7 @@ mod own {
     ) {
         let n = cols.len();
         let (mp, np) = (m.div_ceil(MR), n.div_ceil(NR));
-        // A is read by scalar broadcasts, so any layout works unless its rows alias in L1;
-        // B by vectors along its rows, so it must have unit column stride.
-        let direct_a = a.cs == 1 && !set_aliasing(a.rs) || a.rs == 1 && !set_aliasing(a.cs);
-        let (pack_a, pack_b) = (!direct_a, b.cs != 1 || set_aliasing(b.rs) || far_rows(b.rs, m));
+        let (pack_a, pack_b) = packs(a, b, m);
         let blocks = k.div_ceil(KPACK);
         let kc = k.div_ceil(blocks);
         PACK.with(|cell| {
@@ -862,6 +889,9 @@ mod own_tests {
             (17, 5, 1025, true, true, true),
             // A's rows 512 floats apart (packed; 8 x 8 blocks and a ragged panel of 5 rows).
             (13, 40, 512, false, false, true),
+            // A packed, few columns: threads split the rows (one panel of columns only).
+            (61, 20, 512, false, false, false),
+            (200, 40, 256, false, true, true),
             (1, 1, 3, false, false, false),
         ] {
             let a = data(m * k, 1);
