@@ -10,7 +10,8 @@
 //! A is read in place whatever its strides (broadcasts are scalar loads), B in place when
 //! its rows are contiguous; an operand whose rows are a multiple of 1 KiB apart (they
 //! would all fall into the same L1 sets) or, for B, whose columns are contiguous (a
-//! transposed matrix), is first copied into panels. k is cut into equal blocks of at most
+//! transposed matrix) or whose rows are a page or more apart and read by many row tiles,
+//! is first copied into panels. k is cut into equal blocks of at most
 //! `KPACK` so that the part of B a column of tiles reads stays in L1.
 //!
 //! Why: the `gemm` crate's AVX2 kernels reached 73-82 % of one core's AVX2 peak (128
@@ -30,7 +31,8 @@
 //! x86-64-v3 baseline, or the libm `fmaf`): the same operations in the same order, so the
 //! same bits (a test compares both and a scalar chain). The blocks along k carry the chain
 //! through C, so the block size does not enter the bits either. Threads split C into
-//! column blocks of whole tiles, each element computed by one thread: no sum is split.
+//! row or column blocks of whole tiles, each element computed by one thread: no sum is
+//! split.
 //! (The `gemm` crate sums in blocks whose size it picks from the L1 cache it detects, which
 //! is why `matmul_crate` cuts k into equal blocks of at most 512 itself.)
 
