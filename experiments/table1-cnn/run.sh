@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Needs the data (fetched into $QNET_DATA_DIR, else data/, if missing). The reduced default
-# (main.toml, big-sr.toml: MNIST, 1,500 training images, 3 epochs, 4 step sizes): results
+# (main.toml, big-sr.toml: MNIST and Fashion-MNIST, binary, 1,200 training images, 3 epochs,
+# 4 step sizes): results
 # in results/table1-cnn*/ and results/table.md. FULL=1: full.toml, full-big-sr.toml and
 # full-big-sr-steps.toml (60k images, both data sets, binary and ternary, 20 epochs (Big SR
 # at equal steps: 100), 7 step sizes; the CPU-hours are in README.md),
