@@ -59,14 +59,8 @@ elapsed() {
 command -v unshare >/dev/null || die "no unshare (util-linux)"
 command -v python3 >/dev/null || die "no python3 (for the inotify watcher)"
 T0=$(now_ms)
-if [[ -n ${QNET:-} ]]; then
-    QNET=$(realpath -m -- "$QNET")
-else
-    target=${CARGO_TARGET_DIR:-target}
-    [[ $target == /* ]] || target=$ROOT/$target
-    QNET=$target/release/qnet-exp
-fi
-[[ -x $QNET ]] || die "no qnet-exp binary at $QNET: build it (cargo build --release) or set QNET"
+# shellcheck source=scripts/ci/qnet-bin.sh
+. "$HERE/qnet-bin.sh" || die "no qnet-exp binary at $QNET: build it (cargo build --release) or set QNET"
 HOSTS=${HOSTS:-3}
 ROUNDS=${ROUNDS:-5}
 SEED=${SEED:-$RANDOM}

@@ -41,14 +41,8 @@ for a in "$@"; do
 done
 
 T0=$(now_ms)
-if [[ -n ${QNET:-} ]]; then
-    QNET=$(realpath -m -- "$QNET")
-else
-    target=${CARGO_TARGET_DIR:-target}
-    [[ $target == /* ]] || target=$ROOT/$target
-    QNET=$target/release/qnet-exp
-fi
-[[ -x $QNET ]] || die "no qnet-exp binary at $QNET: build it (cargo build --release) or set QNET"
+# shellcheck source=scripts/ci/qnet-bin.sh
+. "$HERE/qnet-bin.sh" || die "no qnet-exp binary at $QNET: build it (cargo build --release) or set QNET"
 SHARDS=${SHARDS:-4}
 TIMEOUT=${SLURM_TEST_TIMEOUT:-150}
 SWEEP=slurm-e2e

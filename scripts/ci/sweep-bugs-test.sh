@@ -31,14 +31,8 @@
 set -uo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
-if [[ -n ${QNET:-} ]]; then
-    QNET=$(realpath -m -- "$QNET")
-else
-    target=${CARGO_TARGET_DIR:-target}
-    [[ $target == /* ]] || target=$ROOT/$target
-    QNET=$target/release/qnet-exp
-fi
-[[ -x $QNET ]] || { echo "error: no qnet-exp binary at $QNET" >&2; exit 2; }
+# shellcheck source=scripts/ci/qnet-bin.sh
+. "$HERE/qnet-bin.sh" || { echo "error: no qnet-exp binary at $QNET" >&2; exit 2; }
 command -v strace >/dev/null || { echo "error: needs strace" >&2; exit 2; }
 WORK=$(mktemp -d /tmp/qnet-sweep-races.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
