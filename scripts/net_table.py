@@ -90,15 +90,17 @@ def table1(dirs):
     epochs = sorted({r["epochs"] for r in best})
     print("Test error (%) after the last epoch, mean ± 95 % CI over seeds, of the step size "
           "chosen on the validation split (in brackets; `qnet-exp select --by val_error`):\n")
-    print("| method | " + " | ".join(f"{d} {g}" for d, g in cols) + " |")
-    print("|---|" + "---|" * len(cols))
-    for m in methods:
-        out = []
-        for d, g in cols:
-            r = cell.get((m, d, g))
-            out.append(f"{pct(float(r['test_error_mean']), float(r['test_error_ci95'] or 'nan'))} "
-                       f"({fnum(r['lr'])})" if r else "-")
-        print(f"| {m} | " + " | ".join(out) + " |")
+
+    def method_table(fmt):
+        """One row per method, one column per (data set, grid): fmt(best.csv row), or "-"."""
+        print("| method | " + " | ".join(f"{d} {g}" for d, g in cols) + " |")
+        print("|---|" + "---|" * len(cols))
+        for m in methods:
+            out = [fmt(r) if (r := cell.get((m, d, g))) else "-" for d, g in cols]
+            print(f"| {m} | " + " | ".join(out) + " |")
+
+    method_table(lambda r: f"{pct(float(r['test_error_mean']), float(r['test_error_ci95'] or 'nan'))} "
+                           f"({fnum(r['lr'])})")
     bc_lat = [cell.get(("BC-ADAM", d, g)) for d, g in cols]
     if all(bc_lat) and all(r["test_error_latent_mean"] for r in bc_lat):
         print("| *BC-ADAM, latent weights* | " + " | ".join(
@@ -107,15 +109,8 @@ def table1(dirs):
     print()
     print("Test error (%) at the epoch of the best validation error (`test_error_at_best_val`), "
           "same runs:\n")
-    print("| method | " + " | ".join(f"{d} {g}" for d, g in cols) + " |")
-    print("|---|" + "---|" * len(cols))
-    for m in methods:
-        out = []
-        for d, g in cols:
-            r = cell.get((m, d, g))
-            out.append(pct(float(r["test_error_at_best_val_mean"]),
-                           float(r["test_error_at_best_val_ci95"] or "nan")) if r else "-")
-        print(f"| {m} | " + " | ".join(out) + " |")
+    method_table(lambda r: pct(float(r["test_error_at_best_val_mean"]),
+                               float(r["test_error_at_best_val_ci95"] or "nan")))
     print()
 
     # The ordering, pair by pair, with the CIs: "<" when the CIs do not overlap, "<~" when
