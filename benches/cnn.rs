@@ -180,27 +180,15 @@ fn sweep() {
             pct(t[1].1)
         );
     }
-    let layout = lenet(true);
-    let params = layout.init(1);
-    let (x, y) = images(BATCH);
-    let mut grad = vec![0.0; layout.len()];
-    let mut bn = BnState::new(&layout);
-    let par = if threads == 1 { Parallelism::None } else { Parallelism::Rayon(0) };
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-    let mut ws = Workspace::new(&layout, BATCH, par);
+    let mut lenet_step = Step::new(true, threads);
     let mut step = |own: bool| {
         set_crate_backend(!own);
-        if threads == 1 {
-            // On the calling thread, so that its on-CPU time is the step's.
-            forward_backward(&layout, black_box(&params), &mut bn, &x, &y, &mut ws, &mut grad);
-        } else {
-            pool.install(|| forward_backward(&layout, black_box(&params), &mut bn, &x, &y, &mut ws, &mut grad));
-        }
+        lenet_step.run();
         set_crate_backend(false);
     };
     let cell = std::cell::RefCell::new(&mut step);
     let t = interleaved(rounds, &mut [Box::new(|| (cell.borrow_mut())(true)), Box::new(|| (cell.borrow_mut())(false))]);
-    let flops = 2.0 * layout.macs_per_sample() as f64 * 3.0 * BATCH as f64;
+    let flops = 2.0 * lenet(true).macs_per_sample() as f64 * 3.0 * BATCH as f64;
     println!(
         "LeNet forward_backward, batch {BATCH}, {threads} thread(s), wall (on-CPU of the calling thread) ms: own {:.1} ({:.1}), crate {:.1} ({:.1}); {:.0} MFLOP",
         t[0].0 * 1e3,
@@ -211,6 +199,41 @@ fn sweep() {
     );
 }
 
+/// One LeNet training step's forward and backward pass (batch 100) with its buffers, on the
+/// calling thread (one thread: its on-CPU time is the step's) or in a pool of `threads`.
+struct Step {
+    layout: Layout,
+    params: Vec<f32>,
+    x: Vec<f32>,
+    y: Vec<u8>,
+    grad: Vec<f32>,
+    bn: BnState,
+    ws: Workspace,
+    pool: Option<rayon::ThreadPool>,
+}
+
+impl Step {
+    fn new(batch_norm: bool, threads: usize) -> Step {
+        let layout = lenet(batch_norm);
+        let params = layout.init(1);
+        let (x, y) = images(BATCH);
+        let (grad, bn) = (vec![0.0; layout.len()], BnState::new(&layout));
+        let par = if threads == 1 { Parallelism::None } else { Parallelism::Rayon(0) };
+        let ws = Workspace::new(&layout, BATCH, par);
+        let pool = (threads > 1).then(|| rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap());
+        Step { layout, params, x, y, grad, bn, ws, pool }
+    }
+
+    fn run(&mut self) {
+        let Step { layout, params, x, y, grad, bn, ws, pool } = self;
+        let mut pass = || forward_backward(layout, black_box(params), bn, x, y, ws, grad);
+        black_box(match pool {
+            Some(pool) => pool.install(pass),
+            None => pass(),
+        });
+    }
+}
+
 /// `CNN_FUSE=1`: one LeNet `forward_backward` (batch norm, batch 100) with the activation
 /// fused into the pooling against the separate passes (`Workspace::set_fuse_pool`, same
 /// bits), interleaved rounds, `THREADS=1` or `2`.
@@ -218,21 +241,10 @@ fn fuse_ab() {
     let rounds: usize = std::env::var("ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(15);
     let threads: usize = std::env::var("THREADS").ok().and_then(|v| v.parse().ok()).unwrap_or(1);
     for batch_norm in [true, false] {
-        let layout = lenet(batch_norm);
-        let params = layout.init(1);
-        let (x, y) = images(BATCH);
-        let mut grad = vec![0.0; layout.len()];
-        let mut bn = BnState::new(&layout);
-        let par = if threads == 1 { Parallelism::None } else { Parallelism::Rayon(0) };
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-        let mut ws = Workspace::new(&layout, BATCH, par);
+        let mut lenet_step = Step::new(batch_norm, threads);
         let mut step = |fuse: bool| {
-            ws.set_fuse_pool(fuse);
-            if threads == 1 {
-                forward_backward(&layout, black_box(&params), &mut bn, &x, &y, &mut ws, &mut grad);
-            } else {
-                pool.install(|| forward_backward(&layout, black_box(&params), &mut bn, &x, &y, &mut ws, &mut grad));
-            }
+            lenet_step.ws.set_fuse_pool(fuse);
+            lenet_step.run();
         };
         let cell = std::cell::RefCell::new(&mut step);
         let t =
