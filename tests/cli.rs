@@ -2,38 +2,8 @@
 
 mod common;
 
-use common::{column, qnet, read, run_dirs, setup, text, TINY};
-use std::path::Path;
+use common::{column, qnet, read, run_dirs, setup, snapshot, text, TINY};
 use std::process::Output;
-
-/// Every file of a sweep folder, runs.csv without its wall_s column.
-fn snapshot(sweep: &Path) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    for d in run_dirs(sweep) {
-        for f in ["metrics.csv", "config.toml", "theory.toml"] {
-            let name = format!("{}/{f}", d.file_name().unwrap().to_string_lossy());
-            out.push((name, std::fs::read_to_string(d.join(f)).unwrap()));
-        }
-    }
-    out.push(("summary.csv".into(), std::fs::read_to_string(sweep.join("summary.csv")).unwrap()));
-    let runs = std::fs::read_to_string(sweep.join("runs.csv")).unwrap();
-    let mut rdr = csv::Reader::from_reader(runs.as_bytes());
-    let wall = rdr.headers().unwrap().iter().position(|h| h == "wall_s").unwrap();
-    let rows: Vec<String> = rdr
-        .records()
-        .map(|r| {
-            r.unwrap()
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| *i != wall)
-                .map(|(_, c)| c.to_string())
-                .collect::<Vec<_>>()
-                .join(",")
-        })
-        .collect();
-    out.push(("runs.csv".into(), rows.join("\n")));
-    out
-}
 
 #[test]
 fn run_writes_the_documented_files_and_columns() {

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{qnet, text, TINY};
+use common::{qnet, run_dirs, snapshot, text, TINY};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -52,16 +52,6 @@ fn tree(dir: &Path) -> Vec<String> {
     v
 }
 
-fn run_dirs(sweep: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(sweep)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.is_dir() && p.join("status.toml").is_file())
-        .collect();
-    v.sort();
-    v
-}
-
 /// Entries of a sweep folder whose names start with a dot (temporary folders, claims).
 fn hidden(sweep: &Path) -> Vec<String> {
     std::fs::read_dir(sweep)
@@ -69,32 +59,6 @@ fn hidden(sweep: &Path) -> Vec<String> {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .filter(|n| n.starts_with('.'))
         .collect()
-}
-
-/// What must not depend on how a sweep was run: every run's files, summary.csv, fits.csv
-/// and runs.csv without its wall_s column.
-fn snapshot(sweep: &Path) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    for d in run_dirs(sweep) {
-        for f in ["metrics.csv", "config.toml", "theory.toml"] {
-            let name = format!("{}/{f}", d.file_name().unwrap().to_string_lossy());
-            out.push((name, std::fs::read_to_string(d.join(f)).unwrap()));
-        }
-    }
-    for f in ["summary.csv", "fits.csv"] {
-        out.push((f.into(), std::fs::read_to_string(sweep.join(f)).unwrap()));
-    }
-    let runs = std::fs::read_to_string(sweep.join("runs.csv")).unwrap();
-    let mut rdr = csv::Reader::from_reader(runs.as_bytes());
-    let wall = rdr.headers().unwrap().iter().position(|h| h == "wall_s").unwrap();
-    let rows: Vec<String> = rdr
-        .records()
-        .map(|r| {
-            r.unwrap().iter().enumerate().filter(|(i, _)| *i != wall).map(|(_, c)| c).collect::<Vec<_>>().join(",")
-        })
-        .collect();
-    out.push(("runs.csv".into(), rows.join("\n")));
-    out
 }
 
 /// The `#SBATCH` lines of a script.

@@ -61,15 +61,46 @@ pub fn column(csv_text: &str, name: &str) -> Vec<String> {
     rdr.records().map(|r| r.unwrap()[i].to_string()).collect()
 }
 
-/// The run folders of a sweep folder, sorted.
+/// The run folders of a sweep folder (visible folders holding a status.toml: not the
+/// temporary ones, nor the slurm/ scripts of `qnet-exp slurm`), sorted.
 pub fn run_dirs(sweep: &Path) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(sweep)
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| p.is_dir() && !p.file_name().unwrap().to_string_lossy().starts_with('.'))
+        .filter(|p| {
+            p.is_dir() && !p.file_name().unwrap().to_string_lossy().starts_with('.') && p.join("status.toml").is_file()
+        })
         .collect();
     v.sort();
     v
+}
+
+/// What must not depend on how a sweep was run: every run's metrics.csv, config.toml and
+/// theory.toml, summary.csv, fits.csv (where written) and runs.csv without its wall_s
+/// column, as (name, contents).
+pub fn snapshot(sweep: &Path) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for d in run_dirs(sweep) {
+        for f in ["metrics.csv", "config.toml", "theory.toml"] {
+            let name = format!("{}/{f}", d.file_name().unwrap().to_string_lossy());
+            out.push((name, std::fs::read_to_string(d.join(f)).unwrap()));
+        }
+    }
+    out.push(("summary.csv".into(), read(&sweep.join("summary.csv"))));
+    if sweep.join("fits.csv").exists() {
+        out.push(("fits.csv".into(), read(&sweep.join("fits.csv"))));
+    }
+    let runs = read(&sweep.join("runs.csv"));
+    let mut rdr = csv::Reader::from_reader(runs.as_bytes());
+    let wall = rdr.headers().unwrap().iter().position(|h| h == "wall_s").unwrap();
+    let rows: Vec<String> = rdr
+        .records()
+        .map(|r| {
+            r.unwrap().iter().enumerate().filter(|(i, _)| *i != wall).map(|(_, c)| c).collect::<Vec<_>>().join(",")
+        })
+        .collect();
+    out.push(("runs.csv".into(), rows.join("\n")));
+    out
 }
 
 /// The folder with the data sets fetched by scripts/fetch-data.sh ($QNET_DATA_DIR, else
