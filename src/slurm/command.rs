@@ -16,7 +16,6 @@
 //!   summarize script with the array's job id (`--dependency=afterany:<id>`) and submits it.
 //!   `--dry-run` prints the scripts and writes nothing.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -24,7 +23,6 @@ use super::{render_array, render_summarize, shell_quote, time_limit_secs, SlurmJ
 use crate::cli::SlurmArgs;
 use crate::config::Sweep;
 use crate::error::Error;
-use crate::family;
 use crate::output::say;
 
 /// The folder, inside the first sweep's folder, that holds the scripts and the logs (the
@@ -51,36 +49,6 @@ pub fn array_size(sweeps: &[Sweep], asked: Option<u32>) -> (u32, bool) {
     match asked {
         Some(n) => (n.min(largest), n > largest),
         None => (largest.min(DEFAULT_MAX_ARRAY), false),
-    }
-}
-
-/// The checks `run` makes before it writes anything: distinct sweep names and every run's
-/// preflight (e.g. its data set is present), with the same messages.
-fn preflight(sweeps: &[Sweep]) -> Result<(), Error> {
-    let mut names = HashMap::new();
-    for s in sweeps {
-        if let Some(other) = names.insert(s.def.name.clone(), s.def.source.clone()) {
-            return Err(Error::input(format!(
-                "{} and {other} both name the sweep {:?}; results would mix (rename one)",
-                s.def.source, s.def.name
-            )));
-        }
-    }
-    let mut errors: Vec<String> = Vec::new();
-    for s in sweeps {
-        for r in &s.runs {
-            if let Err(e) = family::of(&r.problem).preflight(r) {
-                let line = format!("{}: {e}", s.def.source);
-                if !errors.contains(&line) {
-                    errors.push(line);
-                }
-            }
-        }
-    }
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(Error::Input(errors))
     }
 }
 
@@ -161,7 +129,11 @@ fn write(path: &Path, text: &str) -> Result<(), Error> {
 
 /// `qnet-exp slurm`: the sweeps are loaded and validated already (as for `run`).
 pub fn run(sweeps: &[Sweep], args: &SlurmArgs, quiet: bool) -> Result<(), Error> {
-    preflight(sweeps)?;
+    // The checks `run` makes before it writes anything, with the same messages.
+    let (_, errors) = crate::sweep::preflight(sweeps)?;
+    if !errors.is_empty() {
+        return Err(Error::Input(errors));
+    }
     let (size, cut) = array_size(sweeps, args.array_size);
     let job = job_of(sweeps, args, size)?;
     let array = render_array(&job).map_err(Error::Input)?;

@@ -106,9 +106,14 @@ pub struct RunOutcome {
     pub left_out: usize,
 }
 
-/// Run every sweep; all runs of all sweeps share one pool. Failed runs are counted in
-/// the reports, not returned as an error: the sweep goes on around them.
-pub fn run(sweeps: &[Sweep], opts: &Options, stop: &Stop) -> Result<RunOutcome, Error> {
+/// Per sweep, the runs that passed the preflight and their cost.
+pub type Planned<'a> = Vec<Vec<(&'a RunSpec, Cost)>>;
+
+/// The checks made before anything is written, shared by `run` and `slurm`: distinct sweep
+/// names (else an error), then every run's preflight. Returns the runs that pass, with
+/// their cost, per sweep, and one message per problem (a problem that several configs
+/// share, such as missing data, is said once, naming them all).
+pub fn preflight(sweeps: &[Sweep]) -> Result<(Planned<'_>, Vec<String>), Error> {
     let mut names = HashMap::new();
     for s in sweeps {
         if let Some(other) = names.insert(s.def.name.clone(), s.def.source.clone()) {
@@ -118,11 +123,8 @@ pub fn run(sweeps: &[Sweep], opts: &Options, stop: &Stop) -> Result<RunOutcome, 
             )));
         }
     }
-
-    // Preflight: every run's checks and cost, before anything is written. A problem that
-    // several configs share (missing data) is said once, naming them all.
     let mut problems: Vec<(String, Vec<&str>)> = Vec::new();
-    let mut planned: Vec<Vec<(&RunSpec, Cost)>> = Vec::new();
+    let mut planned: Planned = Vec::new();
     for s in sweeps {
         let mut ok = Vec::new();
         for r in &s.runs {
@@ -137,7 +139,14 @@ pub fn run(sweeps: &[Sweep], opts: &Options, stop: &Stop) -> Result<RunOutcome, 
         }
         planned.push(ok);
     }
-    let mut errors: Vec<String> = problems.iter().map(|(m, srcs)| format!("{}: {m}", srcs.join(", "))).collect();
+    let errors = problems.iter().map(|(m, srcs)| format!("{}: {m}", srcs.join(", "))).collect();
+    Ok((planned, errors))
+}
+
+/// Run every sweep; all runs of all sweeps share one pool. Failed runs are counted in
+/// the reports, not returned as an error: the sweep goes on around them.
+pub fn run(sweeps: &[Sweep], opts: &Options, stop: &Stop) -> Result<RunOutcome, Error> {
+    let (planned, mut errors) = preflight(sweeps)?;
     if !errors.is_empty() {
         if !opts.keep_going {
             let passing: usize = planned.iter().map(Vec::len).sum();
