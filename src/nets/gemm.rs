@@ -10,9 +10,10 @@
 //! A is read in place whatever its strides (broadcasts are scalar loads), B in place when
 //! its rows are contiguous; an operand whose rows are a multiple of 1 KiB apart (they
 //! would all fall into the same L1 sets) or, for B, whose columns are contiguous (a
-//! transposed matrix) or whose rows are a page or more apart and read by many row tiles,
-//! is first copied into panels. k is cut into equal blocks of at most
-//! `KPACK` so that the part of B a column of tiles reads stays in L1.
+//! transposed matrix) or whose block of rows spans more pages than the L1 TLB holds and is
+//! read by many row tiles, is first copied into panels. k is cut into equal blocks of at
+//! most `KPACK` so that the part of B a tile reads stays in L1; the tiles run row by row
+//! (C written in whole rows) unless B's block is too big for L2.
 //!
 //! Why: the `gemm` crate's AVX2 kernels reached 73-82 % of one core's AVX2 peak (128
 //! GFLOP/s: 32 flops per cycle at 4.0 GHz) on LeNet's conv2 products; its AVX-512 kernels
@@ -195,7 +196,7 @@ pub unsafe fn matmul_strided_raw(
     // row split all of B: take the one that copies less per thread (the MLP's feature-major
     // layer, W2 (1024 x 1024, packed) times 100 columns, split by columns had both threads
     // pack all of W2).
-    let (pack_a, pack_b) = own::packs(a, b, m);
+    let (pack_a, pack_b) = own::packs(a, b, m, k);
     let copies = |split_a: bool| {
         let (ta, tb) = if split_a { (threads, 1) } else { (1, threads) };
         usize::from(pack_a) * m * k / ta + usize::from(pack_b) * k * n / tb
@@ -387,8 +388,12 @@ const NR: usize = 32;
 /// sum from block to block in C.
 const KPACK: usize = 128;
 
+/// The most of B's block (`kb x n`) that a row of tiles may stream from L2 (half of a 1 MiB
+/// L2: Zen 4's; Sapphire Rapids has 2 MiB). The MLP's `KPACK x 1024` blocks fit.
+const B_BLOCK_L2: usize = 512 << 10;
+
 mod own {
-    use super::{Strided, KPACK, MR, NR};
+    use super::{Strided, B_BLOCK_L2, KPACK, MR, NR};
     use std::cell::RefCell;
     use std::ops::Range;
 
@@ -426,9 +431,9 @@ mod own {
     /// Whether an `m`-row product copies A and B into panels. A is read by scalar
     /// broadcasts, so any layout works unless its rows alias in L1; B by vectors along its
     /// rows, so it must have unit column stride.
-    pub(super) fn packs(a: Strided<'_>, b: Strided<'_>, m: usize) -> (bool, bool) {
+    pub(super) fn packs(a: Strided<'_>, b: Strided<'_>, m: usize, k: usize) -> (bool, bool) {
         let direct_a = a.cs == 1 && !set_aliasing(a.rs) || a.rs == 1 && !set_aliasing(a.cs);
-        (!direct_a, b.cs != 1 || set_aliasing(b.rs) || far_rows(b.rs, m))
+        (!direct_a, b.cs != 1 || set_aliasing(b.rs) || far_rows(b.rs, m, k))
     }
 
     /// Strides whose rows land in the same L1 sets (a multiple of 1 KiB apart) make a
@@ -437,12 +442,15 @@ mod own {
         stride.is_multiple_of(256)
     }
 
-    /// B's rows at least a page apart, read by many row tiles: a column of tiles then touches
-    /// a page per row of its block of B (more than the TLB holds), and a copy into a
-    /// contiguous panel pays for itself. LeNet's dcol product (`800 x 392 x 64`, B = dY's
-    /// rows 78 KB apart): 16.6 -> 14.4 ms per batch of 100 (one thread).
-    fn far_rows(rs: usize, m: usize) -> bool {
-        rs >= 1024 && m >= 32 * MR
+    /// B's block (its `kb` rows read by one k-block) spread over more pages than the L1 TLB
+    /// holds (64 x 4 KiB) and read by many row tiles: each tile then walks that many pages
+    /// per block, and a copy into contiguous panels pays for itself. LeNet's dcol product
+    /// (`800 x 392 x 64`, B = dY's rows 78 KB apart): 16.6 -> 14.4 ms per batch of 100; the
+    /// MLP's `dW1 = dZ1^T X` (`1024 x 784 x 100`, X's rows 3 KB apart, 306 KB in all):
+    /// 1.39 -> 1.18 ms (one thread).
+    fn far_rows(rs: usize, m: usize, k: usize) -> bool {
+        let kb = k.div_ceil(k.div_ceil(KPACK));
+        rs * kb * std::mem::size_of::<f32>() >= 64 * 4096 && m >= 32 * MR
     }
 
     /// `C[.., cols] (+)= A B[.., cols]` for `m` rows.
@@ -483,9 +491,18 @@ mod own {
     ) {
         let n = cols.len();
         let (mp, np) = (m.div_ceil(MR), n.div_ceil(NR));
-        let (pack_a, pack_b) = packs(a, b, m);
+        let (pack_a, pack_b) = packs(a, b, m, k);
         let blocks = k.div_ceil(KPACK);
         let kc = k.div_ceil(blocks);
+        // Tiles row by row (each row of tiles reads its block of A from L1 and streams B's
+        // block, which must then stay in L2) or column by column (each column of tiles reads
+        // its panel of B from L1 and streams A's block). Row by row writes C in whole rows,
+        // which the prefetchers follow, where columns of tiles write 128-byte pieces of
+        // rows far apart: with the MLP's eight products in a step's order (their operands
+        // and outputs evicted in between, as in training), 10.5 -> 8.4 ms, dW2 = dZ2^T H1
+        // (a 4 MB output) 2.06 -> 1.52 ms; LeNet's, 6.3 -> 5.6 ms (one thread). The order
+        // of the tiles does not change any bit.
+        let rows_first = kc * n * std::mem::size_of::<f32>() <= B_BLOCK_L2;
         PACK.with(|cell| {
             let mut bufs = cell.borrow_mut();
             let (pa, pb) = &mut *bufs;
@@ -509,7 +526,9 @@ mod own {
                     pack_a_block(a, p0, kb, m, &mut pa[..mp * MR * kb]);
                 }
                 let first = p0 == 0 && !accumulate;
-                for jp in 0..np {
+                let (outer, inner) = if rows_first { (mp, np) } else { (np, mp) };
+                for (o, i) in (0..outer).flat_map(|o| (0..inner).map(move |i| (o, i))) {
+                    let (ip, jp) = if rows_first { (o, i) } else { (i, o) };
                     let j0 = jp * NR;
                     let w = NR.min(n - j0);
                     let bv = if pack_b {
@@ -518,21 +537,19 @@ mod own {
                         // SAFETY: row p0, column cols.start + j0 of B is inside its slice.
                         View { ptr: unsafe { b.data.as_ptr().add(p0 * b.rs + cols.start + j0) }, rs: b.rs, cs: 1 }
                     };
-                    for ip in 0..mp {
-                        let i0 = ip * MR;
-                        let h = MR.min(m - i0);
-                        let av = if pack_a {
-                            View { ptr: pa[ip * MR * kb..].as_ptr(), rs: 1, cs: MR }
-                        } else {
-                            // SAFETY: element (i0, p0) of A is inside its slice.
-                            View { ptr: unsafe { a.data.as_ptr().add(i0 * a.rs + p0 * a.cs) }, rs: a.rs, cs: a.cs }
-                        };
-                        // SAFETY: rows i0..i0+h, columns cols.start+j0..+w of C are the
-                        // caller's; the views reach h rows / w columns of depth kb.
-                        unsafe {
-                            let ct = c.add(i0 * c_rs + cols.start + j0);
-                            tile(kernel, kb, av, bv, ct, c_rs, h, w, first);
-                        }
+                    let i0 = ip * MR;
+                    let h = MR.min(m - i0);
+                    let av = if pack_a {
+                        View { ptr: pa[ip * MR * kb..].as_ptr(), rs: 1, cs: MR }
+                    } else {
+                        // SAFETY: element (i0, p0) of A is inside its slice.
+                        View { ptr: unsafe { a.data.as_ptr().add(i0 * a.rs + p0 * a.cs) }, rs: a.rs, cs: a.cs }
+                    };
+                    // SAFETY: rows i0..i0+h, columns cols.start+j0..+w of C are the
+                    // caller's; the views reach h rows / w columns of depth kb.
+                    unsafe {
+                        let ct = c.add(i0 * c_rs + cols.start + j0);
+                        tile(kernel, kb, av, bv, ct, c_rs, h, w, first);
                     }
                 }
                 p0 += kb;
@@ -894,6 +911,10 @@ mod own_tests {
             // A packed, few columns: threads split the rows (one panel of columns only).
             (61, 20, 512, false, false, false),
             (200, 40, 256, false, true, true),
+            // B's block (128 x 1100) too big to stream per row of tiles: column by column.
+            (20, 1100, 128, true, false, true),
+            // B's rows spread over 68 pages per block, read by 32 row tiles: packed.
+            (256, 700, 100, false, false, false),
             (1, 1, 3, false, false, false),
         ] {
             let a = data(m * k, 1);
