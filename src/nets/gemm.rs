@@ -193,9 +193,8 @@ pub unsafe fn matmul_strided_raw(
     // Blocks of whole tiles, one per thread, by columns or by rows: every element of C is
     // still one FMA chain over k in order, computed by one thread, so the split does not
     // change any bit. A column split makes every thread copy all of A when A is packed, a
-    // row split all of B: take the one that copies less per thread (the MLP's feature-major
-    // layer, W2 (1024 x 1024, packed) times 100 columns, split by columns had both threads
-    // pack all of W2).
+    // row split all of B: take the one that copies less per thread (W2 (1024 x 1024, packed)
+    // times 100 columns, split by columns, had both threads pack all of W2).
     let (pack_a, pack_b) = own::packs(a, b, m, k);
     let copies = |split_a: bool| {
         let (ta, tb) = if split_a { (threads, 1) } else { (1, threads) };

@@ -4,8 +4,7 @@
 //! The input is sample-major (`batch x features`, each image as stored: channels, then rows,
 //! then columns) and so are the logits. The convolutional part works on channel-major CNHW
 //! activations (see [`super::ops`]) and hands the dense part its output flattened
-//! feature-major; hidden dense layers alternate sample-major and feature-major storage
-//! (`Store`: the GEMMs run faster that way). All products go
+//! feature-major; hidden dense layers are sample-major like the input. All products go
 //! through [`super::gemm`]; bias, ReLU, BN, pooling and softmax are slice loops that
 //! vectorize. A [`Workspace`] holds every buffer for its maximum batch size, so a training
 //! step allocates nothing itself (the GEMM library allocates its packing buffers per call).
@@ -15,7 +14,7 @@ use super::layout::{Layout, Stage};
 use super::ops::act::{relu_backward, softmax_xent};
 use super::ops::bn::{batch_moments, bn_backward, bn_train_apply, BnState, BN_EPS, BN_MOMENTUM};
 use super::ops::conv::{conv_backward, conv_forward, ConvWorkspace};
-use super::ops::dense::{bias_add, bias_relu, col_sums, feature_sums, matmul_into, product, scale_shift_relu, Store};
+use super::ops::dense::{bias_add, bias_relu, col_sums, product, product_transposed, scale_shift_relu};
 use super::ops::pool::{maxpool2_backward, maxpool2_forward};
 use super::ops::{bn_channel, flatten_feature_major, fused, unflatten_feature_major, unflatten_sample_major};
 
@@ -24,17 +23,17 @@ type Input<'a> = (&'a [f32], Op);
 
 /// The input of dense layer `l` for a batch of `b` (`n_in` features each) and the operation
 /// that turns its slice into the `b x n_in` matrix: the dense part's input `x` for the first
-/// layer, else the previous hidden layer's activations in that layer's store.
+/// layer, else the previous hidden layer's activations (sample-major).
 fn layer_input<'a>(x: Input<'a>, act: &'a [Vec<f32>], l: usize, b: usize, n_in: usize) -> Input<'a> {
     if l == 0 {
         x
     } else {
-        (&act[l - 1][..b * n_in], Store::of(l - 1).as_bn())
+        (&act[l - 1][..b * n_in], Op::N)
     }
 }
 
 /// A forward pass's input of hidden layer `l` (as [`layer_input`]) and the layer's own
-/// output buffer (`b x n_out` values in its store), borrowed from the activations together.
+/// output buffer (`b x n_out`, sample-major), borrowed from the activations together.
 fn hidden_io<'a>(
     x: Input<'a>,
     act: &'a mut [Vec<f32>],
@@ -335,14 +334,14 @@ pub fn forward_backward(
     let w = &params[out.weight.clone()];
     let dims = Dims { m: b, n: out.fan_in, k: c };
     if last > 0 {
-        matmul_into(Store::of(last - 1), dims, (dz, Op::N), (w, Op::N), &mut d.delta[0][..b * out.fan_in], par);
+        product(dims, (dz, Op::N), (w, Op::N), &mut d.delta[0][..b * out.fan_in], par);
     } else if conv_part {
-        matmul_into(Store::FeatureMajor, dims, (dz, Op::N), (w, Op::N), &mut conv.delta[0][..b * out.fan_in], par);
+        product_transposed(dims, (dz, Op::N), (w, Op::N), &mut conv.delta[0][..b * out.fan_in], par);
     }
     let mut cur = 0;
     for l in (0..last).rev() {
         let info = &dense[l];
-        let (n_in, n_out, st) = (info.fan_in, info.fan_out, Store::of(l));
+        let (n_in, n_out) = (info.fan_in, info.fan_out);
         let (d0, d1) = d.delta.split_at_mut(1);
         let (dcur, dnext) = if cur == 0 { (&mut d0[0], &mut d1[0]) } else { (&mut d1[0], &mut d0[0]) };
         let dz = &mut dcur[..b * n_out];
@@ -350,7 +349,7 @@ pub fn forward_backward(
         match &info.bn {
             None => {
                 relu_backward(dz, h);
-                feature_sums(dz, &mut grad[info.bias.clone()], st);
+                col_sums(dz, &mut grad[info.bias.clone()]);
             }
             Some(r) => {
                 // gamma's range directly precedes beta's.
@@ -358,20 +357,20 @@ pub fn forward_backward(
                 let (dgamma, dbeta) = grad[r.gamma.start..r.beta.end].split_at_mut(n_out);
                 let xhat = &d.xhat[l][..b * n_out];
                 let (inv_std, gamma) = (&stats.inv_std[r.stats.clone()], &params[r.gamma.clone()]);
-                bn_backward(dz, h, xhat, inv_std, gamma, dgamma, dbeta, st);
+                bn_backward(dz, h, xhat, inv_std, gamma, dgamma, dbeta);
                 grad[info.bias.clone()].fill(0.0);
             }
         }
         let dz: &[f32] = dz;
         let (a_in, op_in) = layer_input(x_in, &d.act, l, b, n_in);
-        product(Dims { m: n_out, n: n_in, k: b }, (dz, st.as_nb()), (a_in, op_in), &mut grad[info.weight.clone()], par);
+        product(Dims { m: n_out, n: n_in, k: b }, (dz, Op::T), (a_in, op_in), &mut grad[info.weight.clone()], par);
         let w = &params[info.weight.clone()];
         let dims = Dims { m: b, n: n_in, k: n_out };
         if l > 0 {
-            matmul_into(Store::of(l - 1), dims, (dz, st.as_bn()), (w, Op::N), &mut dnext[..b * n_in], par);
+            product(dims, (dz, Op::N), (w, Op::N), &mut dnext[..b * n_in], par);
             cur ^= 1;
         } else if conv_part {
-            matmul_into(Store::FeatureMajor, dims, (dz, st.as_bn()), (w, Op::N), &mut conv.delta[0][..b * n_in], par);
+            product_transposed(dims, (dz, Op::N), (w, Op::N), &mut conv.delta[0][..b * n_in], par);
         }
     }
     if conv_part {
@@ -497,21 +496,21 @@ fn forward_train(layout: &Layout, params: &[f32], bn: &mut BnState, x: &[f32], b
     let dense = layout.dense();
     let last = dense.len() - 1;
     for (l, info) in dense[..last].iter().enumerate() {
-        let (n_in, n_out, st) = (info.fan_in, info.fan_out, Store::of(l));
+        let (n_in, n_out) = (info.fan_in, info.fan_out);
         let w = &params[info.weight.clone()];
         let bias = &params[info.bias.clone()];
         let ((a_in, op_in), h) = hidden_io(x_in, &mut d.act, l, (b, n_in, n_out));
         match &info.bn {
             None => {
-                matmul_into(st, Dims { m: b, n: n_out, k: n_in }, (a_in, op_in), (w, Op::T), h, par);
-                bias_relu(h, bias, st);
+                product(Dims { m: b, n: n_out, k: n_in }, (a_in, op_in), (w, Op::T), h, par);
+                bias_relu(h, bias);
             }
             Some(r) => {
                 let z = &mut d.xhat[l][..b * n_out];
-                matmul_into(st, Dims { m: b, n: n_out, k: n_in }, (a_in, op_in), (w, Op::T), z, par);
+                product(Dims { m: b, n: n_out, k: n_in }, (a_in, op_in), (w, Op::T), z, par);
                 let mean = &mut stats.mean[r.stats.clone()];
                 let var = &mut stats.inv_std[r.stats.clone()];
-                batch_moments(z, mean, var, st);
+                batch_moments(z, mean, var);
                 // Running statistics of the BN input z + b (the bias is not in the GEMM output).
                 let m = bn.momentum;
                 let unbias = b as f32 / (b - 1) as f32;
@@ -523,7 +522,7 @@ fn forward_train(layout: &Layout, params: &[f32], bn: &mut BnState, x: &[f32], b
                 for v in var.iter_mut() {
                     *v = 1.0 / (*v + BN_EPS).sqrt();
                 }
-                bn_train_apply(z, h, mean, var, &params[r.gamma.clone()], &params[r.beta.clone()], st);
+                bn_train_apply(z, h, mean, var, &params[r.gamma.clone()], &params[r.beta.clone()]);
             }
         }
     }
@@ -599,13 +598,13 @@ fn forward_infer(
     let dense = layout.dense();
     let last = dense.len() - 1;
     for (l, info) in dense[..last].iter().enumerate() {
-        let (n_in, n_out, st) = (info.fan_in, info.fan_out, Store::of(l));
+        let (n_in, n_out) = (info.fan_in, info.fan_out);
         let w = &params[info.weight.clone()];
         let bias = &params[info.bias.clone()];
         let ((a_in, op_in), h) = hidden_io(x_in, &mut d.act, l, (b, n_in, n_out));
-        matmul_into(st, Dims { m: b, n: n_out, k: n_in }, (a_in, op_in), (w, Op::T), h, par);
+        product(Dims { m: b, n: n_out, k: n_in }, (a_in, op_in), (w, Op::T), h, par);
         match &info.bn {
-            None => bias_relu(h, bias, st),
+            None => bias_relu(h, bias),
             Some(r) => {
                 // relu(gamma (z + b - mean) / sqrt(var + eps) + beta) = relu(s z + t).
                 let s = &mut stats.mean[r.stats.clone()];
@@ -616,7 +615,7 @@ fn forward_infer(
                     s[j] = gamma[j] / (rv[j] + BN_EPS).sqrt();
                     t[j] = beta[j] + s[j] * (bias[j] - rm[j]);
                 }
-                scale_shift_relu(h, s, t, st);
+                scale_shift_relu(h, s, t);
             }
         }
     }
@@ -937,9 +936,8 @@ mod tests {
     /// i.e. ~1e-7 (measured worst: 8e-8 with BN, 2e-8 without); a wrong formula (a missing BN
     /// mean term, a missing gamma, a transposed weight) is off by the order of the gradient
     /// itself, 1e-2..1e-1 here.
-    /// Hidden layers alternate sample-major and feature-major storage; `hidden` with three
-    /// layers covers both transitions, a batch of 11 the feature-major sums' partial-sum
-    /// loop and its remainder.
+    /// `hidden` with three layers covers hidden-to-hidden products both ways; a batch of 11
+    /// leaves a partial 8-row tile.
     fn gradient_check(batch_norm: bool, hidden: &[usize], batch: usize) {
         let layout = Layout::new(Arch::mlp(5, hidden.to_vec(), 3, batch_norm)).unwrap();
         let (x, y) = data(11, batch, 5, 3);

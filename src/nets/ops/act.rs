@@ -1,5 +1,5 @@
-//! Element-wise activations and the loss: ReLU (forward and backward), fixed-order
-//! partial sums, softmax cross-entropy with its gradient.
+//! Element-wise activations and the loss: ReLU (forward and backward), softmax
+//! cross-entropy with its gradient.
 
 /// `max(0, x)` that keeps NaN (a diverged run must stay visible).
 #[inline(always)]
@@ -11,27 +11,7 @@ pub(crate) fn relu(v: f32) -> f32 {
     }
 }
 
-pub(crate) const LANES: usize = 8;
-
-/// `sum f(a_i, b_i)` in LANES partial sums (a fixed order, so fixed bits).
-#[inline(always)]
-pub(crate) fn lane_sum(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) -> f32 {
-    let (ac, bc) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
-    let (ar, br) = (ac.remainder(), bc.remainder());
-    let mut acc = [0.0f32; LANES];
-    for (x, y) in ac.zip(bc) {
-        for k in 0..LANES {
-            acc[k] += f(x[k], y[k]);
-        }
-    }
-    let mut s = acc.iter().sum::<f32>();
-    for (&x, &y) in ar.iter().zip(br) {
-        s += f(x, y);
-    }
-    s
-}
-
-/// `dz <- dz * [h > 0]` (any store, the same for both).
+/// `dz <- dz * [h > 0]`.
 pub(crate) fn relu_backward(dz: &mut [f32], h: &[f32]) {
     for (d, &hh) in dz.iter_mut().zip(h) {
         if hh <= 0.0 {

@@ -7,8 +7,8 @@
 //! not as the rounding noise of a sum that cancels); it still shifts the running mean
 //! consistently, so inference is unaffected.
 
-use super::act::{lane_sum, relu, relu_backward};
-use super::dense::{col_sums, Store};
+use super::act::{relu, relu_backward};
+use super::dense::col_sums;
 use crate::nets::layout::Layout;
 
 /// Batch-norm epsilon added to the variance (PyTorch's default).
@@ -35,69 +35,35 @@ impl BnState {
     }
 }
 
-/// Per-feature mean and biased variance (two passes, so no cancellation).
-pub(crate) fn batch_moments(z: &[f32], mean: &mut [f32], var: &mut [f32], st: Store) {
+/// Per-feature mean and biased variance of a sample-major `B x n` batch (two passes, so no
+/// cancellation; samples added in order).
+pub(crate) fn batch_moments(z: &[f32], mean: &mut [f32], var: &mut [f32]) {
     let n = mean.len();
-    let b = z.len() / n;
-    let inv_b = 1.0 / b as f32;
-    match st {
-        Store::SampleMajor => {
-            col_sums(z, mean);
-            for m in mean.iter_mut() {
-                *m *= inv_b;
-            }
-            var.fill(0.0);
-            for row in z.chunks_exact(n) {
-                for ((v, &zz), &m) in var.iter_mut().zip(row).zip(mean.iter()) {
-                    let d = zz - m;
-                    *v += d * d;
-                }
-            }
-            for v in var.iter_mut() {
-                *v *= inv_b;
-            }
+    let inv_b = 1.0 / (z.len() / n) as f32;
+    col_sums(z, mean);
+    for m in mean.iter_mut() {
+        *m *= inv_b;
+    }
+    var.fill(0.0);
+    for row in z.chunks_exact(n) {
+        for ((v, &zz), &m) in var.iter_mut().zip(row).zip(mean.iter()) {
+            let d = zz - m;
+            *v += d * d;
         }
-        Store::FeatureMajor => {
-            for ((m, v), row) in mean.iter_mut().zip(var.iter_mut()).zip(z.chunks_exact(b)) {
-                *m = lane_sum(row, row, |x, _| x) * inv_b;
-                let mu = *m;
-                *v = lane_sum(row, row, |x, _| (x - mu) * (x - mu)) * inv_b;
-            }
-        }
+    }
+    for v in var.iter_mut() {
+        *v *= inv_b;
     }
 }
 
-/// `z <- xhat = (z - mean) inv_std` and `h = relu(gamma xhat + beta)`.
-pub(crate) fn bn_train_apply(
-    z: &mut [f32],
-    h: &mut [f32],
-    mean: &[f32],
-    inv_std: &[f32],
-    gamma: &[f32],
-    beta: &[f32],
-    st: Store,
-) {
+/// `z <- xhat = (z - mean) inv_std` and `h = relu(gamma xhat + beta)` (sample-major).
+pub(crate) fn bn_train_apply(z: &mut [f32], h: &mut [f32], mean: &[f32], inv_std: &[f32], gamma: &[f32], beta: &[f32]) {
     let n = mean.len();
-    match st {
-        Store::SampleMajor => {
-            for (zr, hr) in z.chunks_exact_mut(n).zip(h.chunks_exact_mut(n)) {
-                for j in 0..n {
-                    let xh = (zr[j] - mean[j]) * inv_std[j];
-                    zr[j] = xh;
-                    hr[j] = relu(gamma[j] * xh + beta[j]);
-                }
-            }
-        }
-        Store::FeatureMajor => {
-            let b = z.len() / n;
-            for (j, (zr, hr)) in z.chunks_exact_mut(b).zip(h.chunks_exact_mut(b)).enumerate() {
-                let (m, is, g, be) = (mean[j], inv_std[j], gamma[j], beta[j]);
-                for (zz, hh) in zr.iter_mut().zip(hr.iter_mut()) {
-                    let xh = (*zz - m) * is;
-                    *zz = xh;
-                    *hh = relu(g * xh + be);
-                }
-            }
+    for (zr, hr) in z.chunks_exact_mut(n).zip(h.chunks_exact_mut(n)) {
+        for j in 0..n {
+            let xh = (zr[j] - mean[j]) * inv_std[j];
+            zr[j] = xh;
+            hr[j] = relu(gamma[j] * xh + beta[j]);
         }
     }
 }
@@ -106,7 +72,6 @@ pub(crate) fn bn_train_apply(
 /// writes dL/dgamma and dL/dbeta. With `dy = dh [h > 0]`:
 /// `dz = gamma inv_std (dy - (dbeta + xhat dgamma) / B)`, `dbeta = sum dy`,
 /// `dgamma = sum dy xhat`.
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn bn_backward(
     dz: &mut [f32],
     h: &[f32],
@@ -115,38 +80,21 @@ pub(crate) fn bn_backward(
     gamma: &[f32],
     dgamma: &mut [f32],
     dbeta: &mut [f32],
-    st: Store,
 ) {
     let n = inv_std.len();
-    let b = dz.len() / n;
-    let inv_b = 1.0 / b as f32;
+    let inv_b = 1.0 / (dz.len() / n) as f32;
     relu_backward(dz, h);
-    match st {
-        Store::SampleMajor => {
-            dgamma.fill(0.0);
-            dbeta.fill(0.0);
-            for (dr, xr) in dz.chunks_exact(n).zip(xhat.chunks_exact(n)) {
-                for j in 0..n {
-                    dbeta[j] += dr[j];
-                    dgamma[j] += dr[j] * xr[j];
-                }
-            }
-            for (dr, xr) in dz.chunks_exact_mut(n).zip(xhat.chunks_exact(n)) {
-                for j in 0..n {
-                    dr[j] = gamma[j] * inv_std[j] * (dr[j] - (dbeta[j] + xr[j] * dgamma[j]) * inv_b);
-                }
-            }
+    dgamma.fill(0.0);
+    dbeta.fill(0.0);
+    for (dr, xr) in dz.chunks_exact(n).zip(xhat.chunks_exact(n)) {
+        for j in 0..n {
+            dbeta[j] += dr[j];
+            dgamma[j] += dr[j] * xr[j];
         }
-        Store::FeatureMajor => {
-            for (j, (dr, xr)) in dz.chunks_exact_mut(b).zip(xhat.chunks_exact(b)).enumerate() {
-                let (sb, sg) = (lane_sum(dr, dr, |d, _| d), lane_sum(dr, xr, |d, x| d * x));
-                dbeta[j] = sb;
-                dgamma[j] = sg;
-                let k = gamma[j] * inv_std[j];
-                for (d, &x) in dr.iter_mut().zip(xr) {
-                    *d = k * (*d - (sb + x * sg) * inv_b);
-                }
-            }
+    }
+    for (dr, xr) in dz.chunks_exact_mut(n).zip(xhat.chunks_exact(n)) {
+        for j in 0..n {
+            dr[j] = gamma[j] * inv_std[j] * (dr[j] - (dbeta[j] + xr[j] * dgamma[j]) * inv_b);
         }
     }
 }

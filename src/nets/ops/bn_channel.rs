@@ -1,9 +1,8 @@
 //! Batch normalisation over channels (PyTorch's `BatchNorm2d`) with a fused ReLU, on CNHW
 //! activations: channel `c` is the contiguous run `z[c*n..(c+1)*n]`, `n = B*H*W`.
 //!
-//! The same functions as the feature-major branch of `nets::ops::bn`'s helpers (a
-//! channel's `B*H*W` values play the role of a feature's batch), with the same
-//! conventions: training mode normalises with the batch mean and the biased variance
+//! The same functions as `nets::ops::bn`'s (a channel's `B*H*W` contiguous values play the
+//! role of a feature's batch), with the same conventions: training mode normalises with the batch mean and the biased variance
 //! (two passes, so no cancellation), eps = [`BN_EPS`]; the running mean and unbiased
 //! variance (`n/(n-1)`, `n = B*H*W` as in PyTorch) move with `momentum`
 //! ([`BN_MOMENTUM`] by default); inference folds the running statistics into one scale and
