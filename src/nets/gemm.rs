@@ -380,16 +380,19 @@ pub(crate) fn transpose8x8(src: &[f32], src_rs: usize, dst: &mut [f32], dst_rs: 
 const MR: usize = 8;
 /// Columns of C per micro-tile (two 16-lane AVX-512 vectors).
 const NR: usize = 32;
-/// Largest depth of one block along k: the block of B a tile column reads (`KPACK x NR`,
-/// 16 KiB) stays in L1 while the kernel runs down the rows. Blocks are equal (a product with
-/// k = 800 runs seven of 114 or 115). 128 against 256 and 64: LeNet conv2's three products
-/// 39.8 against 42.1 and 43.6 ms per batch (one thread). Does not change any bit: the kernel carries each element's
-/// sum from block to block in C.
-const KPACK: usize = 128;
+/// Largest depth of one block along k: the part of B one tile reads (`KPACK x NR`, 32 KiB)
+/// fits in L1 beside the tile's part of A. Blocks are equal (a product with k = 800 runs
+/// four of 200). Tiles taken column by column (see `gemm_with`) did best with 128 (LeNet
+/// conv2's three products 39.8 ms per batch against 42.1 with 256); row by row, 256 with
+/// [`B_BLOCK_L2`] at 1 MiB against 128 with 512 KiB: LeNet 1.031x at one thread and 1.019x
+/// at two, the MLP 1.015x and 1.028x (whole runs, paired). Does not change any bit: the
+/// kernel carries each element's sum from block to block in C.
+const KPACK: usize = 256;
 
-/// The most of B's block (`kb x n`) that a row of tiles may stream from L2 (half of a 1 MiB
-/// L2: Zen 4's; Sapphire Rapids has 2 MiB). The MLP's `KPACK x 1024` blocks fit.
-const B_BLOCK_L2: usize = 512 << 10;
+/// The most of B's block (`kb x n`) that a row of tiles may stream from L2: half of the
+/// 2 MiB L2 of the Sapphire Rapids-class host it was tuned on (all of Zen 4's 1 MiB). The
+/// MLP's `KPACK x 1024` blocks fit; LeNet's fc1 `dW` (`100 x 3136`) does not.
+const B_BLOCK_L2: usize = 1 << 20;
 
 mod own {
     use super::{Strided, B_BLOCK_L2, KPACK, MR, NR};
@@ -910,8 +913,8 @@ mod own_tests {
             // A packed, few columns: threads split the rows (one panel of columns only).
             (61, 20, 512, false, false, false),
             (200, 40, 256, false, true, true),
-            // B's block (128 x 1100) too big to stream per row of tiles: column by column.
-            (20, 1100, 128, true, false, true),
+            // B's block (256 x 1100) too big to stream per row of tiles: column by column.
+            (20, 1100, 256, true, false, true),
             // B's rows spread over 68 pages per block, read by 32 row tiles: packed.
             (256, 700, 100, false, false, false),
             (1, 1, 3, false, false, false),
