@@ -384,9 +384,9 @@ const NR: usize = 32;
 /// fits in L1 beside the tile's part of A. Blocks are equal (a product with k = 800 runs
 /// four of 200). Tiles taken column by column (see `gemm_with`) did best with 128 (LeNet
 /// conv2's three products 39.8 ms per batch against 42.1 with 256); row by row, 256 with
-/// [`B_BLOCK_L2`] at 1 MiB against 128 with 512 KiB: LeNet 1.031x at one thread and 1.019x
-/// at two, the MLP 1.015x and 1.028x (whole runs, paired). Does not change any bit: the
-/// kernel carries each element's sum from block to block in C.
+/// [`B_BLOCK_L2`] at 1 MiB against 128 with 512 KiB: LeNet 1.013x at one thread and 1.036x
+/// at two, the MLP 0.997x and 1.014x (whole runs, medians of 8 pairs). Does not change any
+/// bit: the kernel carries each element's sum from block to block in C.
 const KPACK: usize = 256;
 
 /// The most of B's block (`kb x n`) that a row of tiles may stream from L2: half of the
@@ -502,8 +502,9 @@ mod own {
         // which the prefetchers follow, where columns of tiles write 128-byte pieces of
         // rows far apart: with the MLP's eight products in a step's order (their operands
         // and outputs evicted in between, as in training), 10.5 -> 8.4 ms, dW2 = dZ2^T H1
-        // (a 4 MB output) 2.06 -> 1.52 ms; LeNet's, 6.3 -> 5.6 ms (one thread). The order
-        // of the tiles does not change any bit.
+        // (a 4 MB output) 2.06 -> 1.52 ms; LeNet's, 6.3 -> 5.6 ms (one thread). Whole runs,
+        // paired: the MLP 1.05x at one thread, 1.01x at two (6 pairs); LeNet 1.006x. The
+        // order of the tiles does not change any bit.
         let rows_first = kc * n * std::mem::size_of::<f32>() <= B_BLOCK_L2;
         PACK.with(|cell| {
             let mut bufs = cell.borrow_mut();

@@ -6,8 +6,8 @@
 //! let the `gemm` crate pack the small activation matrix instead of a weight matrix. With
 //! this project's kernels (src/nets/gemm.rs) a feature-major layer's outputs are 100 columns
 //! wide, three full 32-column tiles and a fourth of 4 (22 % of its multiply-adds wasted),
-//! and all sample-major is faster: 784-1024-1024-10, batch 100, FP-ADAM, 1.12x at one
-//! thread and about 1.04x at two (whole runs, paired back to back).
+//! and all sample-major is faster: 784-1024-1024-10, batch 100, FP-ADAM, 1.08x at one
+//! thread and 1.04x at two (whole runs, medians of 6 pairs back to back).
 
 use super::act::relu;
 use crate::nets::gemm::{matmul, Dims, Op, Parallelism, Strided};
