@@ -5,12 +5,13 @@
 //! Reference: PyTorch 2.x on the CPU, measured on this machine class, does the full training
 //! step at these shapes (FP, Adam, no batch norm) at about 6.6k samples/s with 1 thread and
 //! 10.8k with 2 (scripts/bench/README.md has the paired comparison). Run with
-//! `cargo bench --bench mlp`.
+//! `cargo bench --bench mlp`; `MLP_PRODUCTS=1 cargo bench --bench mlp` times each product of a
+//! step in a step's order (see `products`).
 
 use std::hint::black_box;
 use std::time::Duration;
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{criterion_group, Criterion, Throughput};
 use ndarray::linalg::general_mat_mul;
 use ndarray::{ArrayView2, ArrayViewMut2, ShapeBuilder};
 use qnet_exp::nets::gemm::{matmul, Dims, Op, Strided};
@@ -150,5 +151,78 @@ fn train_epoch(c: &mut Criterion) {
     g.finish();
 }
 
+/// `MLP_PRODUCTS=1`: the eight products of one step with this project's kernels, in a
+/// step's order, each timed on its own (ms per call and share of `PEAK_GFLOPS`, default 238:
+/// one AVX-512 core measured with a register-only FMA loop). Between rounds a 32 MB pass
+/// evicts the caches, as a training step's parameter update does, so every product starts
+/// from where it would in training; `ONLY=i` times product i alone (its operands stay
+/// cached), `ROUNDS` (default 200) sets the rounds.
+fn products() {
+    let peak: f64 = std::env::var("PEAK_GFLOPS").ok().and_then(|v| v.parse().ok()).unwrap_or(238.0);
+    let rounds: usize = std::env::var("ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(200);
+    let only: Option<usize> = std::env::var("ONLY").ok().and_then(|v| v.parse().ok());
+    let mut bufs: Vec<(Vec<f32>, Vec<f32>, Vec<f32>)> = SHAPES
+        .iter()
+        .map(|&(m, n, k, _, _)| {
+            let a = (0..m * k).map(|i| (i * 31 % 97) as f32 * 0.01 - 0.5).collect();
+            let b = (0..k * n).map(|i| (i * 17 % 89) as f32 * 0.01 - 0.5).collect();
+            (a, b, vec![0.0; m * n])
+        })
+        .collect();
+    let mut evict = vec![1.0f32; 8 << 20];
+    let warm = 5.min(rounds - 1);
+    let mut t = [0.0f64; SHAPES.len()];
+    for r in 0..rounds {
+        for (i, (&(m, n, k, oa, ob), (a, b, c))) in SHAPES.iter().zip(bufs.iter_mut()).enumerate() {
+            if only.is_some_and(|o| o != i) {
+                continue;
+            }
+            let start = std::time::Instant::now();
+            let (sa, sb) = (Strided::op(a, oa, m, k), Strided::op(b, ob, k, n));
+            matmul(Dims { m, n, k }, sa, sb, c, false, Parallelism::None);
+            if r >= warm {
+                t[i] += start.elapsed().as_secs_f64();
+            }
+        }
+        if only.is_none() {
+            for v in evict.iter_mut() {
+                *v = black_box(*v * 1.000_000_1);
+            }
+        }
+    }
+    let names = [
+        "Z1 = X W1^T",
+        "Z2 = H1 W2^T",
+        "Z3 = H2 W3^T",
+        "dW3",
+        "dH2",
+        "dW2 = dZ2^T H1",
+        "dH1 = dZ2 W2",
+        "dW1 = dZ1^T X",
+    ];
+    let mut total = 0.0;
+    for (i, (&(m, n, k, _, _), name)) in SHAPES.iter().zip(names).enumerate() {
+        if only.is_some_and(|o| o != i) {
+            continue;
+        }
+        let ms = t[i] / (rounds - warm) as f64 * 1e3;
+        total += ms;
+        let gflops = 2.0 * (m * n * k) as f64 / ms / 1e6;
+        println!(
+            "{name:16} {m:5} x {n:5} x {k:5}  {ms:6.3} ms  {gflops:6.1} GFLOP/s  {:5.1} % of peak",
+            100.0 * gflops / peak
+        );
+    }
+    println!("total {total:.3} ms per step (one thread, {} rounds)", rounds - warm);
+}
+
 criterion_group!(benches, step, gemm_backends, train_epoch);
-criterion_main!(benches);
+
+fn main() {
+    if std::env::var_os("MLP_PRODUCTS").is_some() {
+        products();
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}
