@@ -36,6 +36,7 @@ pub(crate) fn bias_add(z: &mut [f32], bias: &[f32]) {
     }
 }
 
+/// `z <- relu(z + bias)` on every row (a hidden layer without batch norm).
 pub(crate) fn bias_relu(z: &mut [f32], bias: &[f32]) {
     for row in z.chunks_exact_mut(bias.len()) {
         for (v, &bb) in row.iter_mut().zip(bias) {
@@ -44,6 +45,7 @@ pub(crate) fn bias_relu(z: &mut [f32], bias: &[f32]) {
     }
 }
 
+/// `z <- relu(s z + t)` per feature on every row (batch norm folded, for inference).
 pub(crate) fn scale_shift_relu(z: &mut [f32], s: &[f32], t: &[f32]) {
     for row in z.chunks_exact_mut(t.len()) {
         for ((v, &ss), &tt) in row.iter_mut().zip(s).zip(t) {
