@@ -749,6 +749,38 @@ mod tests {
         }
     }
 
+    /// im2col against the definition, bit for bit: every tap, planes of 16 pixels and not,
+    /// NaN and inf next to the padding (which must stay +0), nothing written past the block.
+    #[test]
+    fn im2col_matches_the_definition() {
+        for (c_in, k, h, w) in [(2, 5, 14, 14), (1, 5, 28, 28), (3, 3, 5, 7), (2, 3, 4, 4), (1, 5, 3, 3)] {
+            let s = ConvShape::new(c_in, 4, k, h, w).unwrap();
+            let (b, b0, g, hw, p) = (4, 1, 2, s.hw(), s.pad() as isize);
+            let mut x = uniform(71, s.in_len(b), 1.0);
+            x[((c_in - 1) * b + b0) * hw + w - 1] = f32::NAN;
+            x[((c_in - 1) * b + b0 + 1) * hw] = f32::INFINITY;
+            let mut want = vec![0.0f32; s.col_rows() * g * hw];
+            for ci in 0..c_in {
+                for t in 0..k * k {
+                    let (dh, dw) = ((t / k) as isize - p, (t % k) as isize - p);
+                    for gi in 0..g {
+                        for (i, v) in want[(ci * k * k + t) * g * hw + gi * hw..][..hw].iter_mut().enumerate() {
+                            let (ih, iw) = ((i / w) as isize + dh, (i % w) as isize + dw);
+                            if (0..h as isize).contains(&ih) && (0..w as isize).contains(&iw) {
+                                *v = x[(ci * b + b0 + gi) * hw + ih as usize * w + iw as usize];
+                            }
+                        }
+                    }
+                }
+            }
+            let mut col = vec![7.0f32; want.len() + 1];
+            im2col(&s, &TapMasks::new(&s), &x, b, b0, g, &mut col, Parallelism::None);
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&col[..want.len()]), bits(&want), "{s:?}");
+            assert_eq!(col[want.len()], 7.0, "{s:?}: wrote past the block");
+        }
+    }
+
     #[test]
     fn rejects_bad_shapes() {
         assert!(ConvShape::new(1, 1, 4, 5, 5).is_err());
