@@ -59,7 +59,7 @@ impl<T: Real> Optimizer<T> {
     }
 
     /// The direction of step `t` on matching slices of the gradient and the state.
-    #[inline]
+    #[inline(always)]
     fn apply(kind: OptimKind, t: i32, g: &mut [T], m: &mut [T], v: &mut [T]) {
         match kind {
             OptimKind::Sgd => {}
