@@ -71,15 +71,20 @@ fn view(data: &[f32], rows: usize, cols: usize, op: Op) -> ArrayView2<'_, f32> {
     }
 }
 
-fn gemm_backends(c: &mut Criterion) {
-    let bufs: Vec<(Vec<f32>, Vec<f32>, Vec<f32>)> = SHAPES
+/// A, B and C of each of [`SHAPES`], A and B filled with fixed values.
+fn operands() -> Vec<(Vec<f32>, Vec<f32>, Vec<f32>)> {
+    SHAPES
         .iter()
         .map(|&(m, n, k, _, _)| {
             let a = (0..m * k).map(|i| (i * 31 % 97) as f32 * 0.01 - 0.5).collect();
             let b = (0..k * n).map(|i| (i * 17 % 89) as f32 * 0.01 - 0.5).collect();
             (a, b, vec![0.0; m * n])
         })
-        .collect();
+        .collect()
+}
+
+fn gemm_backends(c: &mut Criterion) {
+    let bufs = operands();
     let flops: u64 = SHAPES.iter().map(|&(m, n, k, _, _)| 2 * (m * n * k) as u64).sum();
     let mut g = c.benchmark_group("gemm_mlp_shapes_1thread");
     // Elements = flops: criterion's elem/s is FLOP/s.
@@ -161,14 +166,7 @@ fn products() {
     let peak: f64 = std::env::var("PEAK_GFLOPS").ok().and_then(|v| v.parse().ok()).unwrap_or(238.0);
     let rounds: usize = std::env::var("ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(200);
     let only: Option<usize> = std::env::var("ONLY").ok().and_then(|v| v.parse().ok());
-    let mut bufs: Vec<(Vec<f32>, Vec<f32>, Vec<f32>)> = SHAPES
-        .iter()
-        .map(|&(m, n, k, _, _)| {
-            let a = (0..m * k).map(|i| (i * 31 % 97) as f32 * 0.01 - 0.5).collect();
-            let b = (0..k * n).map(|i| (i * 17 % 89) as f32 * 0.01 - 0.5).collect();
-            (a, b, vec![0.0; m * n])
-        })
-        .collect();
+    let mut bufs = operands();
     let mut evict = vec![1.0f32; 8 << 20];
     let warm = 5.min(rounds - 1);
     let mut t = [0.0f64; SHAPES.len()];
