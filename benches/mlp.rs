@@ -2,9 +2,8 @@
 //! (1 and 2 threads; throughput in samples/s), and the GEMM backends at the shapes of that
 //! pass (the measurement behind the choice of the `gemm` crate in src/nets/gemm.rs).
 //!
-//! Reference: PyTorch 2.x on the CPU, measured on this machine class, does the full training
-//! step at these shapes (FP, Adam, no batch norm) at about 6.6k samples/s with 1 thread and
-//! 10.8k with 2 (scripts/bench/README.md has the paired comparison). Run with
+//! PyTorch's speed on the same step, measured back to back with qnet-exp on the machines
+//! named there, is in scripts/bench/README.md (`compare_mlp.py`). Run with
 //! `cargo bench --bench mlp`; `MLP_PRODUCTS=1 cargo bench --bench mlp` times each product of a
 //! step in a step's order (see `products`).
 
