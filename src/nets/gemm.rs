@@ -389,13 +389,18 @@ const NR: usize = 32;
 /// bit: the kernel carries each element's sum from block to block in C.
 const KPACK: usize = 256;
 
+/// The depth of the equal blocks a product with inner dimension `k` is cut into.
+fn block_depth(k: usize) -> usize {
+    k.div_ceil(k.div_ceil(KPACK))
+}
+
 /// The most of B's block (`kb x n`) that a row of tiles may stream from L2: half of the
 /// 2 MiB L2 of the Sapphire Rapids-class host it was tuned on (all of Zen 4's 1 MiB). The
 /// MLP's `KPACK x 1024` blocks fit; LeNet's fc1 `dW` (`100 x 3136`) does not.
 const B_BLOCK_L2: usize = 1 << 20;
 
 mod own {
-    use super::{Strided, B_BLOCK_L2, KPACK, MR, NR};
+    use super::{block_depth, Strided, B_BLOCK_L2, MR, NR};
     use std::cell::RefCell;
     use std::ops::Range;
 
@@ -451,8 +456,7 @@ mod own {
     /// MLP's `dW1 = dZ1^T X` (`1024 x 784 x 100`, X's rows 3 KB apart, 306 KB in all):
     /// 1.39 -> 1.18 ms (one thread).
     fn far_rows(rs: usize, m: usize, k: usize) -> bool {
-        let kb = k.div_ceil(k.div_ceil(KPACK));
-        rs * kb * std::mem::size_of::<f32>() >= 64 * 4096 && m >= 32 * MR
+        rs * block_depth(k) * std::mem::size_of::<f32>() >= 64 * 4096 && m >= 32 * MR
     }
 
     /// `C[.., cols] (+)= A B[.., cols]` for `m` rows.
@@ -494,8 +498,7 @@ mod own {
         let n = cols.len();
         let (mp, np) = (m.div_ceil(MR), n.div_ceil(NR));
         let (pack_a, pack_b) = packs(a, b, m, k);
-        let blocks = k.div_ceil(KPACK);
-        let kc = k.div_ceil(blocks);
+        let kc = block_depth(k);
         // Tiles row by row (each row of tiles reads its block of A from L1 and streams B's
         // block, which must then stay in L2) or column by column (each column of tiles reads
         // its panel of B from L1 and streams A's block). Row by row writes C in whole rows,
