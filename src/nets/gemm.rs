@@ -646,15 +646,51 @@ mod own {
         match kernel {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: forwarded.
-            Kernel::Avx512 => unsafe {
-                if a.rs == 1 {
-                    tile_avx512::<true>(kb, a, b, c, c_rs, h, w, first)
-                } else {
-                    tile_avx512::<false>(kb, a, b, c, c_rs, h, w, first)
-                }
-            },
+            Kernel::Avx512 => unsafe { tile_avx512_dispatch(kb, a, b, c, c_rs, h, w, first) },
             // SAFETY: forwarded.
             _ => unsafe { tile_portable(kb, a, b, c, c_rs, h, w, first) },
+        }
+    }
+
+    /// Picks the [`tile_avx512`] instance for the tile's size: `h` rows and as many vectors
+    /// as `w` needs, so an edge tile (the MLP's last 4 of 100 rows, LeNet conv2's last 8 of
+    /// 392 columns) runs no multiply-adds for rows or vectors it does not have.
+    ///
+    /// # Safety
+    /// As [`tile`]; the CPU must have AVX-512F.
+    #[cfg(target_arch = "x86_64")]
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    unsafe fn tile_avx512_dispatch(
+        kb: usize,
+        a: View,
+        b: View,
+        c: *mut f32,
+        c_rs: usize,
+        h: usize,
+        w: usize,
+        first: bool,
+    ) {
+        macro_rules! rows {
+            ($cols:literal, $masked:literal, $($r:literal)*) => {
+                match h {
+                    $($r => if a.rs == 1 {
+                        tile_avx512::<true, $r, $cols, $masked>(kb, a, b, c, c_rs, w, first)
+                    } else {
+                        tile_avx512::<false, $r, $cols, $masked>(kb, a, b, c, c_rs, w, first)
+                    },)*
+                    _ => unreachable!("a tile has 1 to {MR} rows"),
+                }
+            };
+        }
+        // SAFETY: forwarded; h <= MR rows and w <= 16 * vectors columns.
+        unsafe {
+            match w {
+                32 => rows!(2, false, 1 2 3 4 5 6 7 8),
+                17..=31 => rows!(2, true, 1 2 3 4 5 6 7 8),
+                16 => rows!(1, false, 1 2 3 4 5 6 7 8),
+                _ => rows!(1, true, 1 2 3 4 5 6 7 8),
+            }
         }
     }
 
@@ -689,80 +725,92 @@ mod own {
         }
     }
 
-    /// [`tile_portable`] in AVX-512: 8 rows x 2 vectors of 16 accumulators; partial tiles by
-    /// masks (columns) and by reading row 0 in place of missing rows (their sums are dropped).
-    /// `A_COLS`: A's rows are adjacent (`rs = 1`), so the 8 broadcasts of a step are at
+    /// [`tile_portable`] in AVX-512 for a tile of `R` rows and `V` vectors of 16 columns
+    /// (`R x V` accumulators, 8 x 2 for a whole tile); a last vector narrower than 16 by
+    /// masks. `A_COLS`: A's rows are adjacent (`rs = 1`), so the broadcasts of a step are at
     /// fixed offsets.
     ///
     /// # Safety
-    /// As [`tile`]; the CPU must have AVX-512F.
+    /// As [`tile`] with `h = R` and `16 (V - 1) < w <= 16 V`; the CPU must have AVX-512F.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f")]
     #[allow(clippy::too_many_arguments)]
-    unsafe fn tile_avx512<const A_COLS: bool>(
+    unsafe fn tile_avx512<const A_COLS: bool, const R: usize, const V: usize, const MASKED: bool>(
         kb: usize,
         a: View,
         b: View,
         c: *mut f32,
         c_rs: usize,
-        h: usize,
         w: usize,
         first: bool,
     ) {
         use std::arch::x86_64::*;
-        let m0: __mmask16 = if w >= 16 { 0xffff } else { (1u32 << w) as u16 - 1 };
-        let m1: __mmask16 = if w >= 32 {
-            0xffff
-        } else if w > 16 {
-            (1u32 << (w - 16)) as u16 - 1
-        } else {
-            0
-        };
-        let mut acc = [[_mm512_setzero_ps(); 2]; MR];
-        // SAFETY (whole body): every access stays inside the rows i < h, columns j < w and
-        // depth p < kb that the caller vouches for (masked lanes are not accessed; rows past
-        // h read row 0).
+        let mut masks = [0xffff as __mmask16; V];
+        if MASKED {
+            masks[V - 1] = (1u32 << (w - 16 * (V - 1))) as u16 - 1;
+        }
+        // Whole vectors load without masks (a masked load is slower in the inner loop).
+        macro_rules! load {
+            ($m:expr, $p:expr) => {
+                if MASKED {
+                    _mm512_maskz_loadu_ps($m, $p)
+                } else {
+                    _mm512_loadu_ps($p)
+                }
+            };
+        }
+        let mut acc = [[_mm512_setzero_ps(); V]; R];
+        // SAFETY (whole body): every access stays inside the rows i < R, columns j < w and
+        // depth p < kb that the caller vouches for (masked lanes are not accessed).
         unsafe {
             if !first {
-                for (i, r) in acc.iter_mut().enumerate().take(h) {
-                    r[0] = _mm512_maskz_loadu_ps(m0, c.add(i * c_rs));
-                    r[1] = _mm512_maskz_loadu_ps(m1, c.add(i * c_rs + 16));
+                for (i, r) in acc.iter_mut().enumerate() {
+                    for (v, (x, &m)) in r.iter_mut().zip(&masks).enumerate() {
+                        *x = _mm512_maskz_loadu_ps(m, c.add(i * c_rs + 16 * v));
+                    }
                 }
             }
-            if A_COLS && h == MR && w == NR {
-                let (mut ap, mut bp) = (a.ptr, b.ptr);
+            let mut bp = b.ptr;
+            if A_COLS {
+                let mut ap = a.ptr;
                 for _ in 0..kb {
-                    let b0 = _mm512_loadu_ps(bp);
-                    let b1 = _mm512_loadu_ps(bp.add(16));
+                    let mut bv = [_mm512_setzero_ps(); V];
+                    for (v, (x, &m)) in bv.iter_mut().zip(&masks).enumerate() {
+                        *x = load!(m, bp.add(16 * v));
+                    }
                     for (i, r) in acc.iter_mut().enumerate() {
                         let ai = _mm512_set1_ps(*ap.add(i));
-                        r[0] = _mm512_fmadd_ps(ai, b0, r[0]);
-                        r[1] = _mm512_fmadd_ps(ai, b1, r[1]);
+                        for (x, &bx) in r.iter_mut().zip(&bv) {
+                            *x = _mm512_fmadd_ps(ai, bx, *x);
+                        }
                     }
                     ap = ap.add(a.cs);
                     bp = bp.add(b.rs);
                 }
             } else {
-                let mut rows = [a.ptr; MR];
-                for (i, r) in rows.iter_mut().enumerate().take(h) {
+                let mut rows = [a.ptr; R];
+                for (i, r) in rows.iter_mut().enumerate() {
                     *r = a.ptr.add(i * a.rs);
                 }
-                let mut bp = b.ptr;
                 for p in 0..kb {
-                    let b0 = _mm512_maskz_loadu_ps(m0, bp);
-                    let b1 = _mm512_maskz_loadu_ps(m1, bp.add(16));
+                    let mut bv = [_mm512_setzero_ps(); V];
+                    for (v, (x, &m)) in bv.iter_mut().zip(&masks).enumerate() {
+                        *x = load!(m, bp.add(16 * v));
+                    }
                     let off = p * a.cs;
                     for (r, row) in acc.iter_mut().zip(&rows) {
                         let ai = _mm512_set1_ps(*row.add(off));
-                        r[0] = _mm512_fmadd_ps(ai, b0, r[0]);
-                        r[1] = _mm512_fmadd_ps(ai, b1, r[1]);
+                        for (x, &bx) in r.iter_mut().zip(&bv) {
+                            *x = _mm512_fmadd_ps(ai, bx, *x);
+                        }
                     }
                     bp = bp.add(b.rs);
                 }
             }
-            for (i, r) in acc.iter().enumerate().take(h) {
-                _mm512_mask_storeu_ps(c.add(i * c_rs), m0, r[0]);
-                _mm512_mask_storeu_ps(c.add(i * c_rs + 16), m1, r[1]);
+            for (i, r) in acc.iter().enumerate() {
+                for (v, (&x, &m)) in r.iter().zip(&masks).enumerate() {
+                    _mm512_mask_storeu_ps(c.add(i * c_rs + 16 * v), m, x);
+                }
             }
         }
     }
@@ -922,6 +970,13 @@ mod own_tests {
             // B's rows spread over 68 pages per block, read by 32 row tiles: packed.
             (256, 700, 100, false, false, false),
             (1, 1, 3, false, false, false),
+            // Edge tiles of every height (1 to 8 rows) and of one whole vector (16 columns),
+            // one and a half, one masked vector.
+            (2, 16, 40, false, false, false),
+            (3, 48, 40, true, false, true),
+            (6, 9, 40, true, true, false),
+            (7, 48, 40, false, true, true),
+            (15, 16, 40, true, false, false),
         ] {
             let a = data(m * k, 1);
             let b = data(k * n, 2);
