@@ -592,7 +592,13 @@ mod own {
         for (jp, panel) in out.chunks_exact_mut(NR * kb).enumerate() {
             let j0 = cols.start + jp * NR;
             let w = NR.min(n - jp * NR);
-            if b.cs == 1 {
+            if b.cs == 1 && w == NR {
+                // A copy of known length is two vector moves where a copy of `w` values is a
+                // call to memmove per 128 bytes (5 % of an MLP run's samples, then 1 %).
+                for (p, dst) in panel.chunks_exact_mut(NR).enumerate() {
+                    dst.copy_from_slice(&b.data[(p0 + p) * b.rs + j0..][..NR]);
+                }
+            } else if b.cs == 1 {
                 for p in 0..kb {
                     let dst = &mut panel[p * NR..][..NR];
                     dst[..w].copy_from_slice(&b.data[(p0 + p) * b.rs + j0..][..w]);
