@@ -779,38 +779,61 @@ mod own {
             let mut bp = b.ptr;
             if A_COLS {
                 let mut ap = a.ptr;
-                for _ in 0..kb {
-                    let mut bv = [_mm512_setzero_ps(); V];
-                    for (v, (x, &m)) in bv.iter_mut().zip(&masks).enumerate() {
-                        *x = load!(m, bp.add(16 * v));
-                    }
-                    for (i, r) in acc.iter_mut().enumerate() {
-                        let ai = _mm512_set1_ps(*ap.add(i));
-                        for (x, &bx) in r.iter_mut().zip(&bv) {
-                            *x = _mm512_fmadd_ps(ai, bx, *x);
+                macro_rules! step {
+                    () => {
+                        let mut bv = [_mm512_setzero_ps(); V];
+                        for (v, (x, &m)) in bv.iter_mut().zip(&masks).enumerate() {
+                            *x = load!(m, bp.add(16 * v));
                         }
-                    }
-                    ap = ap.add(a.cs);
-                    bp = bp.add(b.rs);
+                        for (i, r) in acc.iter_mut().enumerate() {
+                            let ai = _mm512_set1_ps(*ap.add(i));
+                            for (x, &bx) in r.iter_mut().zip(&bv) {
+                                *x = _mm512_fmadd_ps(ai, bx, *x);
+                            }
+                        }
+                        ap = ap.add(a.cs);
+                        bp = bp.add(b.rs);
+                    };
+                }
+                for _ in 0..kb / 4 {
+                    step!();
+                    step!();
+                    step!();
+                    step!();
+                }
+                for _ in 0..kb % 4 {
+                    step!();
                 }
             } else {
                 let mut rows = [a.ptr; R];
                 for (i, r) in rows.iter_mut().enumerate() {
                     *r = a.ptr.add(i * a.rs);
                 }
-                for p in 0..kb {
-                    let mut bv = [_mm512_setzero_ps(); V];
-                    for (v, (x, &m)) in bv.iter_mut().zip(&masks).enumerate() {
-                        *x = load!(m, bp.add(16 * v));
-                    }
-                    let off = p * a.cs;
-                    for (r, row) in acc.iter_mut().zip(&rows) {
-                        let ai = _mm512_set1_ps(*row.add(off));
-                        for (x, &bx) in r.iter_mut().zip(&bv) {
-                            *x = _mm512_fmadd_ps(ai, bx, *x);
+                let mut off = 0;
+                macro_rules! step {
+                    () => {
+                        let mut bv = [_mm512_setzero_ps(); V];
+                        for (v, (x, &m)) in bv.iter_mut().zip(&masks).enumerate() {
+                            *x = load!(m, bp.add(16 * v));
                         }
-                    }
-                    bp = bp.add(b.rs);
+                        for (r, row) in acc.iter_mut().zip(&rows) {
+                            let ai = _mm512_set1_ps(*row.add(off));
+                            for (x, &bx) in r.iter_mut().zip(&bv) {
+                                *x = _mm512_fmadd_ps(ai, bx, *x);
+                            }
+                        }
+                        off += a.cs;
+                        bp = bp.add(b.rs);
+                    };
+                }
+                for _ in 0..kb / 4 {
+                    step!();
+                    step!();
+                    step!();
+                    step!();
+                }
+                for _ in 0..kb % 4 {
+                    step!();
                 }
             }
             for (i, r) in acc.iter().enumerate() {
