@@ -7,13 +7,17 @@
 //! `CNN_SWEEP=1 cargo bench --bench cnn` instead times, back to back in interleaved rounds
 //! (`ROUNDS=9`), the GEMM backends of src/nets/gemm.rs (this crate's kernels against the
 //! `gemm` crate) at the products of a LeNet step and of the 784-1024-1024-10 MLP, one
-//! thread, on-CPU time and the share of `PEAK_GFLOPS` (default 128: one core, AVX2 FMA at
-//! 4.0 GHz; AVX-512 doubles it), then one whole `forward_backward` of LeNet with each
+//! thread, on-CPU time and the share of one core's fp32 peak (measured first with
+//! register-only FMA chains, see benches/support/peak.rs; `PEAK_GFLOPS` overrides), then
+//! one whole `forward_backward` of LeNet with each
 //! backend (`THREADS=1` or `2`). The machine is shared: only compare numbers taken back
 //! to back.
 //!
 //! `CNN_FUSE=1 cargo bench --bench cnn` times one LeNet step with the convolutions'
 //! activations fused into the pooling against the separate passes (same bits), interleaved.
+
+#[path = "support/peak.rs"]
+mod peak;
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -151,10 +155,10 @@ fn shapes() -> Vec<(&'static str, usize, usize, usize, Op, Op, usize)> {
 }
 
 fn sweep() {
-    let peak: f64 = std::env::var("PEAK_GFLOPS").ok().and_then(|v| v.parse().ok()).unwrap_or(128.0);
+    let peak = peak::peak_gflops();
     let rounds: usize = std::env::var("ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(9);
     let threads: usize = std::env::var("THREADS").ok().and_then(|v| v.parse().ok()).unwrap_or(1);
-    println!("GEMM backends, one thread, on-CPU ms per call (peak {peak} GFLOP/s)");
+    println!("GEMM backends, one thread, on-CPU ms per call (peak {peak:.1} GFLOP/s)");
     for (name, m, n, k, oa, ob, reps) in shapes() {
         let a: Vec<f32> = (0..m * k).map(|i| (i * 31 % 97) as f32 * 0.01 - 0.5).collect();
         let b: Vec<f32> = (0..k * n).map(|i| (i * 17 % 89) as f32 * 0.01 - 0.5).collect();

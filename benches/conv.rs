@@ -5,8 +5,9 @@
 //!
 //! `cargo bench --bench conv` runs the criterion groups (default group sizes).
 //! `CONV_SWEEP=1 cargo bench --bench conv` instead times variants back to back in
-//! interleaved rounds and prints medians with the share of the fp32 peak (`PEAK_GFLOPS`,
-//! default 116: one core, AVX2 FMA), the way the numbers in conv.rs's notes were taken:
+//! interleaved rounds and prints medians with the share of one core's fp32 peak (measured,
+//! or `PEAK_GFLOPS`; conv.rs's notes used 116, the AVX2 peak, when its GEMMs were the
+//! `gemm` crate's AVX2 kernels), the way the numbers in conv.rs's notes were taken:
 //! - `CONV_GROUPS=1,2,4` group sizes, `LAYERS=lenet_c2,vgg` layers (substrings), `ROUNDS=9`;
 //! - `BREAKDOWN=1`: each pass's parts (im2col, the GEMMs in both orientations, col2im)
 //!   timed alone, GEMMs split by the library when threaded;
@@ -17,6 +18,9 @@
 //!
 //! One thread reports on-CPU time too (steadier on a shared machine). The machine's speed
 //! drifts; only compare numbers taken back to back.
+
+#[path = "support/peak.rs"]
+mod peak;
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -375,7 +379,7 @@ fn step_library_threads(s: &ConvShape, g: usize, col: &mut [f32], dwt: &mut [f32
 }
 
 fn sweep() {
-    let peak: f64 = std::env::var("PEAK_GFLOPS").ok().and_then(|v| v.parse().ok()).unwrap_or(116.0);
+    let peak = peak::peak_gflops();
     let rounds: usize = std::env::var("ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(9);
     let groups: Vec<usize> = std::env::var("CONV_GROUPS")
         .ok()

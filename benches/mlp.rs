@@ -7,6 +7,9 @@
 //! `cargo bench --bench mlp`; `MLP_PRODUCTS=1 cargo bench --bench mlp` times each product of a
 //! step in a step's order (see `products`).
 
+#[path = "support/peak.rs"]
+mod peak;
+
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -156,13 +159,13 @@ fn train_epoch(c: &mut Criterion) {
 }
 
 /// `MLP_PRODUCTS=1`: the eight products of one step with this project's kernels, in a
-/// step's order, each timed on its own (ms per call and share of `PEAK_GFLOPS`, default 238:
-/// one AVX-512 core measured with a register-only FMA loop). Between rounds a 32 MB pass
+/// step's order, each timed on its own (ms per call and share of one core's peak, measured
+/// by benches/support/peak.rs or set by `PEAK_GFLOPS`). Between rounds a 32 MB pass
 /// evicts the caches, as a training step's parameter update does, so every product starts
 /// from where it would in training; `ONLY=i` times product i alone (its operands stay
 /// cached), `ROUNDS` (default 200) sets the rounds.
 fn products() {
-    let peak: f64 = std::env::var("PEAK_GFLOPS").ok().and_then(|v| v.parse().ok()).unwrap_or(238.0);
+    let peak = peak::peak_gflops();
     let rounds: usize = std::env::var("ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(200);
     let only: Option<usize> = std::env::var("ONLY").ok().and_then(|v| v.parse().ok());
     let mut bufs = operands();
