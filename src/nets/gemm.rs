@@ -6,8 +6,10 @@
 //!
 //! `C (m x n) = A (m x k) B (k x n)` (or `C += A B`) in tiles of 8 rows x 32 columns: per
 //! step along k, two 16-lane vectors of a row of B and eight broadcast values of a column
-//! of A, 16 FMAs into 16 vector accumulators (the classic register-blocked micro-kernel).
-//! A is read in place whatever its strides (broadcasts are scalar loads), B in place when
+//! of A, 16 FMAs into 16 vector accumulators (the classic register-blocked micro-kernel,
+//! its loop over k unrolled by four). A tile at an edge of C runs an instance of its own
+//! size (1 to 8 rows, one or two vectors), so no FMA is spent on rows or vectors it does
+//! not have. A is read in place whatever its strides (broadcasts are scalar loads), B in place when
 //! its rows are contiguous; an operand whose rows are a multiple of 1 KiB apart (they
 //! would all fall into the same L1 sets) or, for B, whose columns are contiguous (a
 //! transposed matrix) or whose block of rows spans more pages than the L1 TLB holds and is
