@@ -9,8 +9,8 @@
 //! of A, 16 FMAs into 16 vector accumulators (the classic register-blocked micro-kernel,
 //! its loop over k unrolled by four). A tile at an edge of C runs an instance of its own
 //! size (1 to 8 rows, one or two vectors), so no FMA is spent on rows or vectors it does
-//! not have. A is read in place whatever its strides (broadcasts are scalar loads), B in place when
-//! its rows are contiguous; an operand whose rows are a multiple of 1 KiB apart (they
+//! not have. A is read in place whatever its strides (broadcasts are scalar loads), B in
+//! place when its rows are contiguous; an operand whose rows are a multiple of 1 KiB apart (they
 //! would all fall into the same L1 sets) or, for B, whose columns are contiguous (a
 //! transposed matrix) or whose block of rows spans more pages than the L1 TLB holds and is
 //! read by many row tiles, is first copied into panels. k is cut into equal blocks of at
@@ -757,7 +757,8 @@ mod own {
         if MASKED {
             masks[V - 1] = (1u32 << (w - 16 * (V - 1))) as u16 - 1;
         }
-        // Whole vectors load without masks (a masked load is slower in the inner loop).
+        // Whole vectors load without masks: with masked loads in every instance, one 8 x 32
+        // tile in L1 ran at 63.8 % of peak against 68.0 % (CNN_SWEEP's first line).
         macro_rules! load {
             ($m:expr, $p:expr) => {
                 if MASKED {
