@@ -780,64 +780,47 @@ mod own {
                 }
             }
             let mut bp = b.ptr;
+            // The loop over k, unrolled by four: per step a row of B, then row i's value of A
+            // (at `$a`) times it into row i's accumulators, then `$next` moves A along k.
+            macro_rules! depth_loop {
+                ($i:ident => $a:expr; $next:expr) => {
+                    macro_rules! step {
+                        () => {
+                            let mut bv = [_mm512_setzero_ps(); V];
+                            for (v, (x, &m)) in bv.iter_mut().zip(&masks).enumerate() {
+                                *x = load!(m, bp.add(16 * v));
+                            }
+                            for ($i, r) in acc.iter_mut().enumerate() {
+                                let ai = _mm512_set1_ps(*$a);
+                                for (x, &bx) in r.iter_mut().zip(&bv) {
+                                    *x = _mm512_fmadd_ps(ai, bx, *x);
+                                }
+                            }
+                            $next;
+                            bp = bp.add(b.rs);
+                        };
+                    }
+                    for _ in 0..kb / 4 {
+                        step!();
+                        step!();
+                        step!();
+                        step!();
+                    }
+                    for _ in 0..kb % 4 {
+                        step!();
+                    }
+                };
+            }
             if A_COLS {
                 let mut ap = a.ptr;
-                macro_rules! step {
-                    () => {
-                        let mut bv = [_mm512_setzero_ps(); V];
-                        for (v, (x, &m)) in bv.iter_mut().zip(&masks).enumerate() {
-                            *x = load!(m, bp.add(16 * v));
-                        }
-                        for (i, r) in acc.iter_mut().enumerate() {
-                            let ai = _mm512_set1_ps(*ap.add(i));
-                            for (x, &bx) in r.iter_mut().zip(&bv) {
-                                *x = _mm512_fmadd_ps(ai, bx, *x);
-                            }
-                        }
-                        ap = ap.add(a.cs);
-                        bp = bp.add(b.rs);
-                    };
-                }
-                for _ in 0..kb / 4 {
-                    step!();
-                    step!();
-                    step!();
-                    step!();
-                }
-                for _ in 0..kb % 4 {
-                    step!();
-                }
+                depth_loop!(i => ap.add(i); ap = ap.add(a.cs));
             } else {
                 let mut rows = [a.ptr; R];
                 for (i, r) in rows.iter_mut().enumerate() {
                     *r = a.ptr.add(i * a.rs);
                 }
                 let mut off = 0;
-                macro_rules! step {
-                    () => {
-                        let mut bv = [_mm512_setzero_ps(); V];
-                        for (v, (x, &m)) in bv.iter_mut().zip(&masks).enumerate() {
-                            *x = load!(m, bp.add(16 * v));
-                        }
-                        for (r, row) in acc.iter_mut().zip(&rows) {
-                            let ai = _mm512_set1_ps(*row.add(off));
-                            for (x, &bx) in r.iter_mut().zip(&bv) {
-                                *x = _mm512_fmadd_ps(ai, bx, *x);
-                            }
-                        }
-                        off += a.cs;
-                        bp = bp.add(b.rs);
-                    };
-                }
-                for _ in 0..kb / 4 {
-                    step!();
-                    step!();
-                    step!();
-                    step!();
-                }
-                for _ in 0..kb % 4 {
-                    step!();
-                }
+                depth_loop!(i => rows[i].add(off); off += a.cs);
             }
             for (i, r) in acc.iter().enumerate() {
                 for (v, (&x, &m)) in r.iter().zip(&masks).enumerate() {
