@@ -651,34 +651,10 @@ mod own {
         w: usize,
         first: bool,
     ) {
-        match kernel {
-            #[cfg(target_arch = "x86_64")]
-            // SAFETY: forwarded.
-            Kernel::Avx512 => unsafe { tile_avx512_dispatch(kb, a, b, c, c_rs, h, w, first) },
-            // SAFETY: forwarded.
-            _ => unsafe { tile_portable(kb, a, b, c, c_rs, h, w, first) },
-        }
-    }
-
-    /// Picks the [`tile_avx512`] instance for the tile's size: `h` rows and as many vectors
-    /// as `w` needs, so an edge tile (the MLP's last 4 of 100 rows, LeNet conv2's last 8 of
-    /// 392 columns) runs no multiply-adds for rows or vectors it does not have.
-    ///
-    /// # Safety
-    /// As [`tile`]; the CPU must have AVX-512F.
-    #[cfg(target_arch = "x86_64")]
-    #[allow(clippy::too_many_arguments)]
-    #[inline(always)]
-    unsafe fn tile_avx512_dispatch(
-        kb: usize,
-        a: View,
-        b: View,
-        c: *mut f32,
-        c_rs: usize,
-        h: usize,
-        w: usize,
-        first: bool,
-    ) {
+        // AVX-512: the instance of the tile's size, `h` rows and as many vectors as `w` needs,
+        // so an edge tile (the MLP's last 4 of 100 rows, LeNet conv2's last 8 of 392 columns)
+        // runs no multiply-adds for rows or vectors it does not have.
+        #[cfg(target_arch = "x86_64")]
         macro_rules! rows {
             ($cols:literal, $masked:literal, $($r:literal)*) => {
                 match h {
@@ -691,14 +667,19 @@ mod own {
                 }
             };
         }
-        // SAFETY: forwarded; h <= MR rows and w <= 16 * vectors columns.
-        unsafe {
-            match w {
-                32 => rows!(2, false, 1 2 3 4 5 6 7 8),
-                17..=31 => rows!(2, true, 1 2 3 4 5 6 7 8),
-                16 => rows!(1, false, 1 2 3 4 5 6 7 8),
-                _ => rows!(1, true, 1 2 3 4 5 6 7 8),
-            }
+        match kernel {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: forwarded; h <= MR rows and w <= 16 * vectors columns.
+            Kernel::Avx512 => unsafe {
+                match w {
+                    32 => rows!(2, false, 1 2 3 4 5 6 7 8),
+                    17..=31 => rows!(2, true, 1 2 3 4 5 6 7 8),
+                    16 => rows!(1, false, 1 2 3 4 5 6 7 8),
+                    _ => rows!(1, true, 1 2 3 4 5 6 7 8),
+                }
+            },
+            // SAFETY: forwarded.
+            _ => unsafe { tile_portable(kb, a, b, c, c_rs, h, w, first) },
         }
     }
 
