@@ -231,12 +231,13 @@ fn valid(n: usize, d: isize) -> (usize, usize) {
 }
 
 /// The contiguous run `[i0, i1)` of plane indices `i` (with `i + off` inside the plane)
-/// that covers every valid output pixel of the tap, rows `h_lo..h_hi`.
+/// that covers every valid output pixel of the tap, rows `h_lo..h_hi`; `None` when the tap
+/// reads only padding (a kernel at least twice as wide as the plane: conv5 on 2 x 2).
 #[inline]
-fn run(hw: usize, w: usize, h_lo: usize, h_hi: usize, off: isize) -> (usize, usize) {
-    let i0 = ((h_lo * w) as isize).max(-off) as usize;
-    let i1 = ((h_hi * w) as isize).min(hw as isize - off).max(0) as usize;
-    (i0, i1.max(i0))
+fn run(hw: usize, w: usize, h_lo: usize, h_hi: usize, off: isize) -> Option<(usize, usize)> {
+    let i0 = ((h_lo * w) as isize).max(-off);
+    let i1 = ((h_hi * w) as isize).min(hw as isize - off);
+    (i1 > i0).then_some((i0 as usize, i1 as usize))
 }
 
 /// Per tap `t = kh*k + kw` and output pixel `i`, all ones if the input pixel the tap reads
@@ -291,7 +292,10 @@ pub fn im2col(
             let (dh, dw) = ((t / k) as isize - p, (t % k) as isize - p);
             let off = dh * w as isize + dw;
             let (h_lo, h_hi) = valid(s.h, dh);
-            let (i0, i1) = run(hw, w, h_lo, h_hi, off);
+            let Some((i0, i1)) = run(hw, w, h_lo, h_hi, off) else {
+                row.fill(0.0);
+                continue;
+            };
             let so = (i0 as isize + off) as usize;
             let m = &masks.tap(t)[i0..i1];
             for (gi, d) in row.chunks_exact_mut(hw).enumerate() {
@@ -342,7 +346,8 @@ fn col2im_channel(s: &ConvShape, masks: &TapMasks, rows: &[f32], planes: &mut [f
         let (dh, dw) = ((t / k) as isize - p, (t % k) as isize - p);
         let off = dh * w as isize + dw;
         let (h_lo, h_hi) = valid(s.h, dh);
-        let (i0, i1) = run(hw, w, h_lo, h_hi, off);
+        // A tap that reads only padding adds nothing.
+        let Some((i0, i1)) = run(hw, w, h_lo, h_hi, off) else { continue };
         let so = (i0 as isize + off) as usize;
         let m = &masks.tap(t)[i0..i1];
         let row = &rows[t * n..][..n];
@@ -566,6 +571,10 @@ mod tests {
             (ConvShape::new(3, 5, 3, 7, 9).unwrap(), 7, 3),
             (ConvShape::new(4, 2, 5, 9, 5).unwrap(), 5, 2),
             (ConvShape::new(2, 6, 5, 3, 3).unwrap(), 4, 4), // padding wider than half the image
+            // Kernels at least twice as wide as the image: some taps read only padding.
+            (ConvShape::new(2, 3, 5, 2, 2).unwrap(), 3, 2),
+            (ConvShape::new(3, 2, 3, 1, 1).unwrap(), 4, 3),
+            (ConvShape::new(1, 2, 15, 7, 5).unwrap(), 2, 2),
             (ConvShape::new(8, 16, 3, 14, 14).unwrap(), 10, 4),
             (ConvShape::new(5, 7, 1, 4, 6).unwrap(), 3, 1),
         ] {
@@ -615,6 +624,8 @@ mod tests {
         gradient_check(ConvShape::new(1, 3, 3, 5, 4).unwrap(), 3, 2);
         gradient_check(ConvShape::new(2, 3, 5, 4, 6).unwrap(), 3, 2);
         gradient_check(ConvShape::new(3, 2, 3, 6, 5).unwrap(), 5, 3);
+        gradient_check(ConvShape::new(2, 2, 5, 2, 3).unwrap(), 3, 2);
+        gradient_check(ConvShape::new(2, 3, 3, 1, 1).unwrap(), 2, 1);
     }
 
     /// dw, db and dx against direct f64 sums with the rounding bound, at sizes too large for
@@ -625,6 +636,7 @@ mod tests {
             (ConvShape::new(6, 8, 5, 10, 7).unwrap(), 7, 3),
             (ConvShape::new(16, 8, 3, 12, 12).unwrap(), 9, 4),
             (ConvShape::new(3, 4, 3, 5, 6).unwrap(), 1, 2),
+            (ConvShape::new(2, 3, 7, 2, 3).unwrap(), 5, 2),
         ] {
             let x = uniform(31, s.in_len(b), 1.0);
             let w = uniform(32, s.weight_len(), 0.5);
