@@ -130,6 +130,29 @@ fn network_config_errors() {
         &base.replace("kind = \"mlp\"", "kind = \"mlp\"\nsamples = 10"),
         "problem.samples: set, but applies to no run",
     );
+    // Keys of step-based runs: networks run epochs, log and summarize per epoch, and
+    // always shuffle; the error says which runs read each key.
+    for (key, used) in [
+        (
+            "[run]\ntail = 0.5",
+            "run.tail: set, but applies to no run of this sweep (used when convex problems and toys)",
+        ),
+        ("[run]\nlog_every = 5", "run.log_every: set, but applies to no run"),
+        ("[run]\nsteps = 50", "run.steps: set, but applies to no run"),
+        (
+            "[optim]\nsampling = \"shuffle\"",
+            "optim.sampling: set, but applies to no run of this sweep (used when convex problems)",
+        ),
+    ] {
+        let (table, line) = key.split_once('\n').unwrap();
+        let text = if base.contains(table) { base.replace(table, key) } else { format!("{base}{table}\n{line}\n") };
+        check(&text, used);
+    }
+    // quant.scale is the binary grid's value only with one scale for every layer.
+    check(
+        &base.replace("grid = \"binary\"", "grid = \"binary\"\nscale = 0.05"),
+        "networks: only with quant.layer_scale = \"fixed\"",
+    );
     // A missing data set stops the sweep before anything is written.
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("n.toml"), base.replace("train_size = 100", "data_dir = \"nowhere\"")).unwrap();

@@ -213,7 +213,15 @@ pub fn resolve(sweep: &str, p: &Point, seed_index: u64) -> Result<RunSpec, Vec<S
         ProblemSpec::Net(_) => (0, 1),
         ProblemSpec::Convex(_) => (p.int("run.steps") as u64, p.int("run.log_every") as u64),
     };
-    let tail = p.f64("run.tail");
+    // Networks summarize their last epoch, not a tail mean: run.tail does not apply to
+    // them (set, it is an error), and their specs carry its default.
+    let tail = match &problem {
+        ProblemSpec::Net(_) => match schema::key("run.tail").map(|k| k.default) {
+            Some(schema::Default::Float(x)) => x,
+            _ => unreachable!("run.tail has a float default"),
+        },
+        _ => p.f64("run.tail"),
+    };
     let master = p.int("run.seed") as u64;
     if p.has_errors() {
         return Err(p.errors());
