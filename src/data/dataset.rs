@@ -5,7 +5,8 @@
 //! ```text
 //! DIR/mnist/{train,t10k}-{images-idx3,labels-idx1}-ubyte           (or the same names + .gz)
 //! DIR/fashion_mnist/{train,t10k}-{images-idx3,labels-idx1}-ubyte   (or the same names + .gz)
-//! DIR/cifar10/data_batch_{1..5}.bin, DIR/cifar10/test_batch.bin    (or in DIR/cifar10/cifar-10-batches-bin/)
+//! DIR/cifar10/data_batch_{1..5}.bin, DIR/cifar10/test_batch.bin    (each read from DIR/cifar10/
+//!                                                                    cifar-10-batches-bin/ when it is there)
 //! ```
 //!
 //! Only a 20-image sample of the CIFAR-10 test batch is reachable from these machines;
@@ -80,12 +81,25 @@ impl DatasetName {
                 vec![dir.join(format!("{prefix}-images-idx3-ubyte")), dir.join(format!("{prefix}-labels-idx1-ubyte"))]
             }
             DatasetName::Cifar10 => {
-                // The official tarball unpacks into cifar-10-batches-bin/; accept either place.
+                // The official tarball unpacks into cifar-10-batches-bin/: each file is read
+                // from there when it is there (the whole data set unpacked beside the
+                // fetched 20-image sample, whose test_batch.bin sits at the top), else from
+                // the top; a missing file is reported where the top would hold it, unless
+                // only the nested folder exists.
                 let nested = dir.join("cifar-10-batches-bin");
-                let dir = if nested.is_dir() && !dir.join("test_batch.bin").is_file() { nested } else { dir };
+                let pick = |name: String| {
+                    let n = nested.join(&name);
+                    if n.is_file()
+                        || nested.is_dir() && !dir.join(&name).is_file() && !dir.join("test_batch.bin").is_file()
+                    {
+                        n
+                    } else {
+                        dir.join(name)
+                    }
+                };
                 match split {
-                    Split::Train => (1..=5).map(|i| dir.join(format!("data_batch_{i}.bin"))).collect(),
-                    Split::Test => vec![dir.join("test_batch.bin")],
+                    Split::Train => (1..=5).map(|i| pick(format!("data_batch_{i}.bin"))).collect(),
+                    Split::Test => vec![pick("test_batch.bin".to_string())],
                 }
             }
         }
@@ -344,6 +358,30 @@ mod tests {
         a.truncate(2).unwrap();
         assert_eq!((a.n, a.images.len(), a.labels.len()), (2, 4, 2));
         assert!(a.truncate(3).is_err());
+    }
+
+    /// CIFAR-10's files: each from the official tarball's cifar-10-batches-bin/ when it is
+    /// there (even beside a fetched sample at the top), else from the top.
+    #[test]
+    fn cifar_files_prefer_the_unpacked_data_set() {
+        let d = tempfile::tempdir().unwrap();
+        let (top, nested) = (d.path().join("cifar10"), d.path().join("cifar10/cifar-10-batches-bin"));
+        std::fs::create_dir_all(&nested).unwrap();
+        let files = |split| DatasetName::Cifar10.files(d.path(), split);
+        // Only a nested folder: it is the one.
+        assert_eq!(files(Split::Test), [nested.join("test_batch.bin")]);
+        // The fetched sample at the top, an empty nested folder: the top.
+        std::fs::write(top.join("test_batch.bin"), b"").unwrap();
+        assert_eq!(files(Split::Test), [top.join("test_batch.bin")]);
+        assert_eq!(files(Split::Train)[4], top.join("data_batch_5.bin"));
+        // Training batches unpacked beside the sample: each file where it is.
+        std::fs::write(nested.join("data_batch_1.bin"), b"").unwrap();
+        assert_eq!(files(Split::Train)[0], nested.join("data_batch_1.bin"));
+        assert_eq!(files(Split::Train)[1], top.join("data_batch_2.bin"));
+        assert_eq!(files(Split::Test), [top.join("test_batch.bin")]);
+        // The whole tarball: its test batch too.
+        std::fs::write(nested.join("test_batch.bin"), b"").unwrap();
+        assert_eq!(files(Split::Test), [nested.join("test_batch.bin")]);
     }
 
     #[test]

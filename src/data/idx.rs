@@ -40,7 +40,8 @@ pub(crate) fn not_found(what: &Path, looked: &[PathBuf]) -> String {
     let places: Vec<String> = looked.iter().map(|p| p.display().to_string()).collect();
     format!(
         "{}: file not found (looked for {}); run `{FETCH_COMMAND}` to fetch MNIST, Fashion-MNIST and the \
-         CIFAR-10 sample into data/, or point QNET_DATA_DIR at the folder that holds them",
+         CIFAR-10 sample into data/, or set problem.data_dir (or QNET_DATA_DIR, which a config's \
+         problem.data_dir overrides) to the folder that holds them",
         what.display(),
         places.join(" and ")
     )
@@ -385,6 +386,8 @@ mod tests {
         assert!(e.contains(&p.display().to_string()), "{e}");
         assert!(e.contains("train-images-idx3-ubyte.gz"), "{e}");
         assert!(e.contains("scripts/fetch-data.sh"), "{e}");
+        // The config key first: it overrides the environment variable.
+        assert!(e.contains("set problem.data_dir (or QNET_DATA_DIR"), "{e}");
     }
 
     #[test]
