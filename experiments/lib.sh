@@ -1,7 +1,7 @@
-# Shared by the experiments' run.sh scripts: build qnet-exp, run a sweep from scratch, keep
-# its CSV files under results/<sweep>/, and plot. A run.sh cds to its own folder and sources
-# this file by its absolute path, so it works from any folder; everything stops on the
-# first error.
+# Shared by the experiments' run.sh scripts: build qnet-exp, run a sweep from scratch (or
+# resume it: RESUME=1), keep its CSV files under results/<sweep>/, and plot. A run.sh cds
+# to its own folder and sources this file by its absolute path, so it works from any
+# folder; everything stops on the first error.
 #
 # Environment (all optional):
 #   QNET=PATH         the qnet-exp binary to use (default: `cargo build --release`, then the
@@ -15,6 +15,10 @@
 #   PLOTS=0           skip the plots (no matplotlib needed: the CSVs are the product)
 #   PLOT_DIR=DIR      where the plots go (default: the experiment's folder)
 #   QNET_DATA_DIR=DIR the data sets of the network experiments (default: data/ at the root)
+#   RESUME=1          keep the run folders already under $OUT and let qnet-exp skip the runs
+#                     that finished there (a full version interrupted after hours goes on
+#                     where it stopped); only with the binary that ran them, since results
+#                     from two binaries would mix. Default: every sweep from scratch.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 EXP_DIR=$(pwd)
@@ -40,8 +44,9 @@ if [ "$PLOTS" != 0 ] && ! python3 -c 'import matplotlib' 2>/dev/null; then
     exit 1
 fi
 
-# run_sweep CONFIG [qnet-exp run flags...]: run it from scratch and copy
-# runs/summary/fits.csv to $RES/<name>/ (a `--set name=X` flag renames the sweep).
+# run_sweep CONFIG [qnet-exp run flags...]: run it from scratch (RESUME=1: go on with the
+# runs already in $OUT/<name>) and copy runs/summary/fits.csv to $RES/<name>/ (a
+# `--set name=X` flag renames the sweep).
 run_sweep() {
     local cfg=$1 name a prev="" jobs=()
     shift
@@ -51,7 +56,11 @@ run_sweep() {
         prev=$a
     done
     [ -z "${JOBS:-}" ] || jobs=(--jobs "$JOBS")
-    rm -rf "${OUT:?}/$name"
+    if [ "${RESUME:-0}" = 1 ]; then
+        [ ! -d "$OUT/$name" ] || echo "lib.sh: RESUME=1: going on with the runs in $OUT/$name" >&2
+    else
+        rm -rf "${OUT:?}/$name"
+    fi
     "$QNET" run "$cfg" --out "$OUT" --progress none ${jobs[@]+"${jobs[@]}"} "$@"
     mkdir -p "$RES/$name"
     cp "$OUT/$name/runs.csv" "$OUT/$name/summary.csv" "$OUT/$name/fits.csv" "$RES/$name/"
