@@ -87,9 +87,9 @@ pub enum Outcome {
 #[derive(Clone, Debug, PartialEq)]
 pub struct RunEnd {
     pub outcome: Outcome,
-    /// The last step at which a deployed weight changed (where R stalled); 0 where the
-    /// family does not track it.
-    pub last_change_step: u64,
+    /// The last step at which a deployed weight changed (where R stalled); `None` where
+    /// the family does not track it (networks, toys).
+    pub last_change_step: Option<u64>,
     /// The run's final number in words, for `-v` ("gap 3.1e-3", "test error 5.6 %").
     pub headline: String,
 }
@@ -97,11 +97,11 @@ pub struct RunEnd {
 impl RunEnd {
     pub fn of(failure: Option<String>) -> RunEnd {
         let outcome = failure.map_or(Outcome::Finished, Outcome::Failed);
-        RunEnd { outcome, last_change_step: 0, headline: String::new() }
+        RunEnd { outcome, last_change_step: None, headline: String::new() }
     }
 
     pub fn abandoned() -> RunEnd {
-        RunEnd { outcome: Outcome::Abandoned, last_change_step: 0, headline: String::new() }
+        RunEnd { outcome: Outcome::Abandoned, last_change_step: None, headline: String::new() }
     }
 
     pub fn with_headline(self, headline: String) -> RunEnd {

@@ -255,6 +255,8 @@ fn cnn_smoke_run_on_the_cifar10_sample() {
     let sweep = dir.path().join("results/cifar");
     let runs = std::fs::read_to_string(sweep.join("runs.csv")).unwrap();
     assert_eq!(column(&runs, "status"), ["finished", "finished"]);
+    // Networks do not track the last step a deployed weight changed: empty, not 0.
+    assert_eq!(column(&runs, "last_change_step"), ["", ""]);
     for d in common::run_dirs(&sweep) {
         let m = std::fs::read_to_string(d.join("metrics.csv")).unwrap();
         assert_eq!(m.lines().count(), 1 + 3);

@@ -37,6 +37,11 @@ fn toy_sweep_writes_histograms_and_exact_chains() {
         assert!(stdout.contains("E[F] (time avg; exact: E_pi)"), "{stdout}");
     }
     let sweep = dir.path().join("a/toy");
+    // Toys do not track the last step the weight moved: the column is empty, not 0.
+    let runs = read(&sweep.join("runs.csv"));
+    let mut rr = csv::Reader::from_reader(runs.as_bytes());
+    let at = rr.headers().unwrap().iter().position(|x| x == "last_change_step").unwrap();
+    assert!(rr.records().all(|r| r.unwrap()[at].is_empty()), "{runs}");
     let summary = read(&sweep.join("summary.csv"));
     let header: Vec<&str> = summary.lines().next().unwrap().split(',').collect();
     for col in ["landscape", "sigma", "mode", "mean_f_mean", "mean_f_ci95", "p_min_mean"] {

@@ -79,7 +79,7 @@ impl Family for ConvexFamily {
             ctx.files.write(THEORY_FILE, &th.to_toml())?;
         }
         let headline = format!("gap {:.3e}", out.last.gap);
-        Ok(RunEnd { last_change_step: out.last_change, ..RunEnd::of(out.failure) }.with_headline(headline))
+        Ok(RunEnd { last_change_step: Some(out.last_change), ..RunEnd::of(out.failure) }.with_headline(headline))
     }
 
     fn complete(&self, run: &RunSpec, last_step: u64, rows: usize) -> bool {

@@ -19,7 +19,8 @@ pub struct RunStatus {
     pub finished: bool,
     pub reason: String,
     pub wall_s: f64,
-    pub last_change_step: u64,
+    /// Empty in runs.csv where the family does not track it.
+    pub last_change_step: Option<u64>,
 }
 
 impl RunStatus {
@@ -28,7 +29,9 @@ impl RunStatus {
         t.insert("status".into(), toml::Value::String(if self.finished { "finished" } else { "failed" }.into()));
         t.insert("reason".into(), toml::Value::String(self.reason.clone()));
         t.insert("wall_s".into(), toml::Value::Float(self.wall_s));
-        t.insert("last_change_step".into(), toml::Value::Integer(self.last_change_step as i64));
+        if let Some(s) = self.last_change_step {
+            t.insert("last_change_step".into(), toml::Value::Integer(s as i64));
+        }
         toml::to_string(&t).expect("plain values")
     }
 
@@ -39,7 +42,10 @@ impl RunStatus {
             finished: t.get("status")?.as_str()? == "finished",
             reason: t.get("reason")?.as_str()?.to_string(),
             wall_s: t.get("wall_s")?.as_float()?,
-            last_change_step: t.get("last_change_step")?.as_integer()? as u64,
+            last_change_step: match t.get("last_change_step") {
+                Some(v) => Some(v.as_integer()? as u64),
+                None => None,
+            },
         })
     }
 }

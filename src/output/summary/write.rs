@@ -41,7 +41,7 @@ pub fn runs_csv(records: &[RunRecord]) -> String {
         row.push(if r.status.finished { "finished" } else { "failed" }.into());
         row.push(r.status.reason.clone());
         row.push(format!("{:.3}", r.status.wall_s));
-        row.push(r.status.last_change_step.to_string());
+        row.push(r.status.last_change_step.map(|s| s.to_string()).unwrap_or_default());
         for name in &extra {
             row.push(fam.run_columns().iter().find(|c| c.name == *name).map(|c| (c.of)(r)).unwrap_or_default());
         }
