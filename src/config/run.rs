@@ -248,8 +248,11 @@ pub fn resolve(sweep: &str, p: &Point, seed_index: u64) -> Result<RunSpec, Vec<S
     // `run.tail` only says how the summary averages the metrics: changing it must not
     // redo a run (the finished run's config.toml is updated instead, see `sweep`).
     let full = canon(identity.iter().filter(|(k, _)| *k != "run.tail"));
-    // What the trajectory depends on: not how long it runs, how it is logged or
-    // summarized, so a longer run extends a shorter one and logging never changes it.
+    // What the trajectory depends on: not how long a step-based run goes, how it is
+    // logged or summarized, so a longer convex or toy run extends a shorter one and
+    // logging never changes it. A network's run.epochs does enter it (the rounding noise
+    // of SR and stochastic BC): leaving it out now would move every committed network
+    // result, the full versions included (README, "Seeds").
     let trajectory = canon(
         identity.iter().filter(|(k, _)| !matches!(*k, "run.steps" | "run.log_every" | "run.tail" | "run.burn_in")),
     );
