@@ -36,6 +36,42 @@ epochs = 2
     )
 }
 
+/// Training depends neither on how many test images evaluate it nor on how long the run
+/// goes: SR with 1,000 test images and 2 epochs trains exactly as with 200 and 1 epoch
+/// (same losses and errors on the training and validation images, same flips in epoch
+/// 1), so a longer run extends a shorter one.
+#[test]
+#[ignore = "needs scripts/fetch-data.sh"]
+fn training_is_independent_of_the_test_subset_and_of_the_run_length() {
+    let data = data_dir();
+    let dir = tempfile::tempdir().unwrap();
+    let long = config(&data, "")
+        .replace("method = [\"fp\", \"bc\", \"sr\", \"r\"]", "method = \"sr\"")
+        .replace("train_size = 3000", "train_size = 1000");
+    let short = long.replace("name = \"net\"", "name = \"short\"").replace("test_size = 1000", "test_size = 200");
+    let short = short.replace("epochs = 2", "epochs = 1");
+    std::fs::write(dir.path().join("long.toml"), &long).unwrap();
+    std::fs::write(dir.path().join("short.toml"), &short).unwrap();
+    assert!(qnet(&["run", "long.toml", "short.toml", "-q"], dir.path()).status.success());
+    let one = |sweep: &str, file: &str| {
+        let runs = common::run_dirs(&dir.path().join("results").join(sweep));
+        assert_eq!(runs.len(), 1);
+        std::fs::read_to_string(runs[0].join(file)).unwrap()
+    };
+    let (ml, ms) = (one("net", "metrics.csv"), one("short", "metrics.csv"));
+    for col in ["step", "train_loss", "train_error", "val_loss", "val_error"] {
+        let (l, s) = (column(&ml, col), column(&ms, col));
+        assert_eq!((l.len(), s.len()), (3, 2), "{col}");
+        assert_eq!(l[..2], s[..], "{col}");
+    }
+    // The test error differs (another subset): the comparison above can tell runs apart.
+    assert_ne!(column(&ml, "test_error")[1], column(&ms, "test_error")[1]);
+    let (ll, ls) = (one("net", "layers.csv"), one("short", "layers.csv"));
+    let (fl, fs) = (column(&ll, "flip_frac"), column(&ls, "flip_frac"));
+    assert!(!fs.is_empty() && fl.len() == 2 * fs.len(), "{ll}\n{ls}");
+    assert_eq!(fl[..fs.len()], fs[..]);
+}
+
 #[test]
 #[ignore = "needs scripts/fetch-data.sh"]
 fn binary_mlp_on_mnist_orders_the_methods_and_writes_per_layer_flips() {

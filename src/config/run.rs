@@ -248,16 +248,16 @@ pub fn resolve(sweep: &str, p: &Point, seed_index: u64) -> Result<RunSpec, Vec<S
     // `run.tail` only says how the summary averages the metrics: changing it must not
     // redo a run (the finished run's config.toml is updated instead, see `sweep`).
     let full = canon(identity.iter().filter(|(k, _)| *k != "run.tail"));
-    // What the trajectory depends on: not how long a step-based run goes, how it is
-    // logged or summarized, so a longer convex or toy run extends a shorter one and
-    // logging never changes it. A network's run.epochs does enter it (the rounding noise
-    // of SR and stochastic BC): leaving it out now would move every committed network
-    // result, the full versions included (README, "Seeds").
-    let trajectory = canon(
-        identity.iter().filter(|(k, _)| !matches!(*k, "run.steps" | "run.log_every" | "run.tail" | "run.burn_in")),
-    );
+    // What the trajectory depends on: not how long a run goes (steps, epochs), how it is
+    // logged or summarized, nor how many test images evaluate it, so a longer run extends
+    // a shorter one and neither logging nor the test subset changes it.
+    let trajectory = canon(identity.iter().filter(|(k, _)| {
+        !matches!(*k, "run.steps" | "run.epochs" | "run.log_every" | "run.tail" | "run.burn_in" | "problem.test_size")
+    }));
     let id = format!("{}-{:012x}", method.name(), hash_str(&full) >> 16);
-    let problem_part = canon(identity.iter().filter(|(k, _)| k.starts_with("problem.") || *k == "seed"));
+    // The problem as training sees it: the test subset is evaluation only.
+    let problem_part =
+        canon(identity.iter().filter(|(k, _)| k.starts_with("problem.") && *k != "problem.test_size" || *k == "seed"));
     let data_part = canon(identity.iter().filter(|(k, _)| {
         matches!(*k, "problem.kind" | "problem.dim" | "problem.samples" | "problem.noise" | "problem.cond" | "seed")
     }));
