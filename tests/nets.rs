@@ -202,6 +202,39 @@ fn network_config_errors() {
     assert!(!dir.path().join("results").exists());
 }
 
+/// `-v` logs each epoch's training time (what the benchmark scripts compare with PyTorch's
+/// epoch): one line per epoch with its steps and a positive time, and the results are the
+/// bytes of a quiet run.
+#[test]
+#[ignore = "needs scripts/fetch-data.sh"]
+fn verbose_runs_log_each_epochs_training_time() {
+    let data = data_dir();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(&data, "").replace("method = [\"fp\", \"bc\", \"sr\", \"r\"]", "method = \"bc\"");
+    std::fs::write(dir.path().join("net.toml"), cfg).unwrap();
+    let loud = qnet(&["run", "net.toml", "-v", "--progress", "none", "--out", "loud"], dir.path());
+    assert!(loud.status.success(), "{}", text(&loud.stderr));
+    let lines: Vec<String> =
+        text(&loud.stderr).lines().filter(|l| l.contains("epoch trained")).map(String::from).collect();
+    // 3000 images, 10 % held out for validation, batches of 50: 54 steps per epoch.
+    assert_eq!(lines.len(), 2, "{}", text(&loud.stderr));
+    for (e, line) in lines.iter().enumerate() {
+        assert!(line.contains(&format!("epoch={}", e + 1)) && line.contains("steps=54"), "{line}");
+        let secs: f64 =
+            line.split("train_s=").nth(1).and_then(|v| v.split_whitespace().next()).unwrap().parse().unwrap();
+        assert!(secs > 0.0 && secs < 60.0, "{line}");
+    }
+    let quiet = qnet(&["run", "net.toml", "-q", "--out", "quiet"], dir.path());
+    assert!(quiet.status.success());
+    assert!(!text(&quiet.stderr).contains("epoch trained"));
+    let metrics = |out: &str| {
+        let sweep = dir.path().join(out).join("net");
+        let d = std::fs::read_dir(&sweep).unwrap().map(|e| e.unwrap().path()).find(|p| p.is_dir()).unwrap();
+        std::fs::read(d.join("metrics.csv")).unwrap()
+    };
+    assert_eq!(metrics("loud"), metrics("quiet"));
+}
+
 /// A single run with two jobs threads its GEMMs and its element-wise passes; the bits are
 /// those of the single-threaded run (SR's rounding noise is keyed by position).
 #[test]

@@ -8,6 +8,7 @@
 
 use std::ops::Range;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
 
 use rand::Rng;
 use serde::Serialize;
@@ -268,6 +269,7 @@ pub fn train(
         let (mut loss_sum, mut wrong) = (0.0f64, 0usize);
         // Networks step their schedule per epoch: t counts epochs (step decay, exponential).
         let lr = spec.schedule.lr(alpha0, epoch - 1);
+        let started = Instant::now();
         for s in 0..steps_per_epoch as usize {
             if abandon.load(Ordering::Relaxed) {
                 return Ok(Err(Abandoned));
@@ -304,6 +306,10 @@ pub fn train(
             }
             t += 1;
         }
+        // The training loop's own time, without evaluations and set-up (what the benchmark
+        // scripts compare with PyTorch's epoch: `-v` shows it).
+        let train_s = started.elapsed().as_secs_f64();
+        tracing::debug!(run = %spec.id, epoch, steps = steps_per_epoch, train_s, "epoch trained");
         if !loss_sum.is_finite() {
             return Ok(Ok(Some(format!("diverged: training loss = {loss_sum} in epoch {epoch}"))));
         }
