@@ -10,7 +10,9 @@
 //! The floor is 0 for FP, sqrt(d) Delta G / 2 for SR and D L2 sqrt(d) Delta / 2 for BC.
 //! R has no bound (it stalls). The proofs cover FP, SR and BC with stochastic rounding;
 //! BC with nearest rounding is not covered (its rounding error is biased), so its bound
-//! is reported with `covered = false`. Bounds are on the averaged iterate (BC: averaged
+//! is reported with `covered = false`, and so is every bound of a run whose w* lies outside
+//! the box or outside the grid's range (the proofs assume neither happens). Bounds are on
+//! the averaged iterate (BC: averaged
 //! latent weights); G is the measured sup of the mean squared minibatch gradient norm
 //! over windows of `trainer::G_WINDOW` steps (independent of logging), and where a box
 //! domain is set, the a-priori bound over the box is reported too (`g_box`). Only plain
@@ -147,6 +149,11 @@ impl RunTheory {
             _ => (None, None),
         };
         let measured_final = if latent { last.gap_avg_latent.unwrap_or(last.gap_avg) } else { last.gap_avg };
+        // The proofs take w* inside the domain (the box of `problem.radius`) and, for the
+        // quantized methods, inside the grid's range (no saturation); outside either, the
+        // iterates cannot reach the unconstrained F* the gap is measured against.
+        let in_box = spec.convex().radius.is_none_or(|r| p.w_star.iter().all(|x| x.abs() <= r));
+        let in_range = spec.grid().is_none_or(|g| p.w_star.iter().all(|&x| g.lo <= x && x <= g.hi));
         let mut th = RunTheory {
             d,
             delta,
@@ -164,7 +171,7 @@ impl RunTheory {
             floor_bc_safe,
             kind,
             floor,
-            covered: proven && kind != BoundKind::None && p.mu > 0.0,
+            covered: proven && kind != BoundKind::None && p.mu > 0.0 && in_box && in_range,
             steps: last.step,
             bound_final: None,
             measured_final,
