@@ -191,6 +191,9 @@ fn keep_going_runs_what_can_run_and_reports_the_rest() {
     args.push("--keep-going");
     let o = qnet(&args, dir.path());
     assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    // Left out, not failed: they have no runs.csv row to look up.
+    let err = text(&o.stderr);
+    assert!(err.contains("2 run(s) left out by --keep-going") && !err.contains("failed;"), "{err}");
     assert_eq!(column(&read(&dir.path().join("results/convex/runs.csv")), "status"), ["finished"; 4]);
     assert!(!dir.path().join("results/a").exists() && !dir.path().join("results/b").exists());
 }
@@ -207,4 +210,38 @@ fn summarize_says_when_a_sweep_is_incomplete() {
     assert!(qnet(&["run", c, "--shard", "2/2", "-q"], dir.path()).status.success());
     let o = qnet(&["summarize", "results/convex"], dir.path());
     assert!(!text(&o.stderr).contains("incomplete"), "{}", text(&o.stderr));
+}
+
+/// `lr = "1/mu"` on a numerically singular problem (a condition number past roundoff: the
+/// computed mu is of either sign near zero) is a failed run that names the keys, not a
+/// run with a huge step of either sign; the well-conditioned one beside it finishes.
+#[test]
+fn one_over_mu_on_a_singular_problem_is_a_failed_run_with_the_keys() {
+    let (dir, cfg) = setup(
+        r#"
+name = "invmu"
+[problem]
+dim = 50
+samples = 60
+cond = [10.0, 1e20]
+[quant]
+method = "fp"
+[optim]
+lr = "1/mu"
+schedule = "inv_t"
+tau = 1.0
+[run]
+steps = 200
+"#,
+    );
+    let o = qnet(&["run", cfg.to_str().unwrap(), "--progress", "none"], dir.path());
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    let runs = read(&dir.path().join("results/invmu/runs.csv"));
+    let (cond, status, reason) = (column(&runs, "cond"), column(&runs, "status"), column(&runs, "reason"));
+    let bad = cond.iter().position(|c| c == "1e20").unwrap_or_else(|| panic!("{runs}"));
+    assert_eq!(status[bad], "failed");
+    for key in ["optim.lr", "problem.cond", "problem.lambda"] {
+        assert!(reason[bad].contains(key), "{}", reason[bad]);
+    }
+    assert_eq!(status[1 - bad], "finished", "{runs}");
 }
