@@ -10,8 +10,9 @@ pub enum Error {
     /// Bad config, bad flag, missing or damaged data, unusable output folder (also a write
     /// that fails mid-sweep: disk full, file too large): exit 2.
     Input(Vec<String>),
-    /// Some runs failed (diverged, panicked); the rest finished and are summarized: exit 1.
-    RunsFailed(usize),
+    /// Some runs failed (diverged, panicked), or `--keep-going` left some out (they failed
+    /// the checks before running); the rest finished and are summarized: exit 1.
+    RunsFailed { failed: usize, left_out: usize },
     /// Stopped by a signal: what finished is on disk and summarized: exit 130.
     Interrupted { finished: usize, total: usize },
 }
@@ -24,7 +25,7 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Input(_) => 2,
-            Error::RunsFailed(_) => 1,
+            Error::RunsFailed { .. } => 1,
             Error::Interrupted { .. } => EXIT_INTERRUPTED,
         }
     }
@@ -42,7 +43,16 @@ impl fmt::Display for Error {
                 }
                 Ok(())
             }
-            Error::RunsFailed(n) => write!(f, "error: {n} run(s) failed; see the status column of runs.csv"),
+            Error::RunsFailed { failed, left_out } => {
+                let mut parts = Vec::new();
+                if *failed > 0 {
+                    parts.push(format!("{failed} run(s) failed; see the status column of runs.csv"));
+                }
+                if *left_out > 0 {
+                    parts.push(format!("{left_out} run(s) left out by --keep-going (see the errors above)"));
+                }
+                write!(f, "error: {}", parts.join("; "))
+            }
             Error::Interrupted { finished, total } => {
                 write!(f, "interrupted: {finished} of {total} runs finished; rerun the same command to resume")
             }

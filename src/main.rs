@@ -109,7 +109,7 @@ fn dispatch(cli: &Cli) -> Result<(), Error> {
             }
             let failed: usize = reports.iter().map(|r| r.failed + r.summary_error.is_some() as usize).sum();
             if failed + left_out > 0 {
-                return Err(Error::RunsFailed(failed + left_out));
+                return Err(Error::RunsFailed { failed, left_out });
             }
             Ok(())
         }

@@ -279,6 +279,17 @@ problem() {
 }
 PROBLEMS=0
 [[ $last == "(0 ran, $NRUNS skipped, 0 failed)" ]] || problem "the last invocation found work left: $last"
+# Every closing line accounts for each of its runs once: ran + skipped + left to other
+# invocations + not run = runs (a run another host finished meanwhile is left to it).
+unbalanced=$(grep -ho '[0-9]* runs ([0-9]* ran, [^)]*)' "$WORK"/host-*.log "$WORK/last.log" | python3 -c '
+import re, sys
+for line in sys.stdin:
+    n = int(line.split()[0])
+    count = lambda what: sum(int(x) for x in re.findall(r"(\d+) " + what, line))
+    if count("ran") + count("skipped") + count("left to other") + count("not run") != n:
+        print(line.strip())
+')
+[[ -z $unbalanced ]] || problem "closing lines that miss runs: $(echo "$unbalanced" | paste -sd';' -)"
 ! grep -q '^OVERFLOW' "$EVENTS" || problem "the inotify queue overflowed: commit counts unknown"
 # Run folders moved into place, per run id: exactly once each.
 commits=$(awk 'NR == FNR { id[$1] = 1; next } $1 == "MOVED_TO" && ($2 in id) { n[$2]++ }

@@ -63,7 +63,8 @@ pub struct SweepReport {
     pub skipped: usize,
     pub ran: usize,
     pub failed: usize,
-    /// Being computed by another invocation.
+    /// Being computed by another invocation, or finished by one since this invocation
+    /// looked: the "left to other invocations" of the report.
     pub held: usize,
     /// Not run: interrupted before they started, or abandoned while running.
     pub not_run: usize,
@@ -270,6 +271,8 @@ pub fn run(sweeps: &[Sweep], opts: &Options, stop: &Stop) -> Result<RunOutcome, 
             let claim = match folder.claim(&t.spec.id) {
                 Ok(Claim::Acquired(c)) => c,
                 Ok(Claim::Finished) => {
+                    // Another invocation finished it since this one looked.
+                    held[i].fetch_add(1, Ordering::Relaxed);
                     progress.inc(false);
                     return;
                 }
