@@ -72,10 +72,17 @@ fn reducible(chain: &Chain, state: usize) -> String {
     let mut w = vec![0.0; chain.dim];
     chain.grid.coords(state, &mut w);
     let at: Vec<String> = w.iter().map(|x| crate::output::fmt_f64(*x)).collect();
+    // Noise below a cell: the uphill moves are too unlikely. Noise over many cells: every
+    // single target is (each gets a sliver of the spread).
+    let advice = if chain.tau > 1.0 {
+        "lower problem.sigma (or optim.lr): the noise spreads each step over so many cells that no single one is likely enough"
+    } else {
+        "raise problem.sigma, or use a moderate optim.lr"
+    };
     format!(
         "exact chain not solvable: from w = ({}) no lower grid state is reachable with probability above \
          1e-300 (noise per step alpha sigma / sqrt(batch) = {} grid cells, drift alpha / delta = {} cells per \
-         unit gradient); the chain is not irreducible: raise problem.sigma, or use a moderate optim.lr",
+         unit gradient); the chain is not irreducible: {advice}",
         at.join(", "),
         crate::output::fmt_f64(chain.tau),
         crate::output::fmt_f64(chain.alpha / chain.grid.delta)
