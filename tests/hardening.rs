@@ -62,6 +62,12 @@ fn an_unsolvable_exact_chain_is_a_failed_run_and_the_rest_are_summarized() {
         reason[bad]
     );
     assert_eq!(status[1 - bad], "finished");
+    // Noise over many cells fails too (each target gets a sliver): the advice is the other way.
+    let (wide, wcfg) = setup(&EXACT.replace("sigma = [4.0, 1e-5]", "sigma = 1e300"));
+    let o = qnet(&["run", wcfg.to_str().unwrap(), "--progress", "none"], wide.path());
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    let why = column(&read(&wide.path().join("results/exact/runs.csv")), "reason").remove(0);
+    assert!(why.contains("lower problem.sigma") && !why.contains("raise problem.sigma"), "{why}");
     let summary = read(&dir.path().join("results/exact/summary.csv"));
     let good = column(&summary, "sigma").iter().position(|s| s == "4").unwrap();
     assert_eq!(column(&summary, "n")[good], "1");
