@@ -208,6 +208,9 @@ fn overrides_unset_and_blame_the_command_line() {
         e,
         vec!["--unset quant.dleta: the config does not set this key (did you mean quant.delta?)".to_string()]
     );
+    // A whole section is not a key: dropping it would silently run another problem.
+    let e = with(&["~problem"]).unwrap_err();
+    assert_eq!(e, vec!["--unset problem: is a section ([problem]), not a key; unset its keys one by one".to_string()]);
     // A key or section the file does not have is blamed on --set.
     let e = with(&["nosuch.key=1"]).unwrap_err();
     assert!(e.iter().any(|l| l.starts_with("--set: [nosuch]: unknown section")), "{e:?}");

@@ -250,4 +250,10 @@ steps = 200
         assert!(reason[bad].contains(key), "{}", reason[bad]);
     }
     assert_eq!(status[1 - bad], "finished", "{runs}");
+    // With no run finished, select says so (it listed an empty set of measures).
+    let o = qnet(&["run", cfg.to_str().unwrap(), "--set", "problem.cond=1e20", "--out", "one", "-q"], dir.path());
+    assert_eq!(o.status.code(), Some(1));
+    let o = qnet(&["select", "one/invmu", "--by", "tail_gap"], dir.path());
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o.stderr).contains("no run here finished"), "{}", text(&o.stderr));
 }

@@ -309,6 +309,10 @@ fn apply_override(table: &mut toml::Table, ov: &str) -> Result<String, String> {
 /// `--unset key.path`: remove a key the file sets (so that narrowing a shipped config never
 /// leaves a key that applies to no run).
 fn remove_key(table: &mut toml::Table, path: &str) -> Result<(), String> {
+    // Dropping a whole section would silently run another problem (as --set refuses it).
+    if schema::sections().contains(&path) {
+        return Err(format!("is a section ([{path}]), not a key; unset its keys one by one"));
+    }
     let mut parts: Vec<&str> = path.split('.').collect();
     let leaf = parts.pop().filter(|l| !l.is_empty()).ok_or("expected key.path")?;
     let mut t = &mut *table;

@@ -92,6 +92,10 @@ pub fn select(dir: &Path, by: &str, within: &[String]) -> Result<String, String>
     }
     let groups = summary::group(&records);
     let known: Vec<&str> = groups.iter().flat_map(|g| g.measures.iter().map(|(n, _)| *n)).collect();
+    if known.is_empty() {
+        // Run folders, but no run finished: nothing has any measure.
+        return Err(format!("{}: no run here finished (see the status column of runs.csv)", dir.display()));
+    }
     if !known.contains(&by) {
         let mut names = known.clone();
         names.sort_unstable();

@@ -17,8 +17,15 @@ pub const MEMORY_SHARE: f64 = 0.8;
 /// Bytes per metrics row, a generous average (16 columns of up to 24 characters).
 const ROW_BYTES: u64 = 250;
 
+/// A size for messages, in the unit that shows it (an empty sum is -0.0: shown as 0).
 fn gib(b: f64) -> String {
-    format!("{:.1} GiB", b / (1u64 << 30) as f64)
+    let b = b.max(0.0);
+    let (unit, div) = [("GiB", 30), ("MiB", 20), ("KiB", 10)]
+        .into_iter()
+        .map(|(u, s)| (u, (1u64 << s) as f64))
+        .find(|&(_, d)| b >= 0.1 * d)
+        .unwrap_or(("KiB", 1024.0));
+    format!("{:.1} {unit}", b / div)
 }
 
 /// MemAvailable of /proc/meminfo, in bytes.
@@ -101,5 +108,20 @@ pub fn check(planned: &[Vec<(&RunSpec, Cost)>], opts: &super::Options) -> Result
         Ok(())
     } else {
         Err(Error::Input(errors))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::gib;
+
+    /// An empty sum (-0.0) and a 300 KB disk read as numbers, not "-0.0 GiB" or "0.0 GiB".
+    #[test]
+    fn sizes_are_shown_in_a_unit_that_shows_them() {
+        assert_eq!(gib(-0.0), "0.0 KiB");
+        assert_eq!(gib(30.0 * 1024.0), "30.0 KiB");
+        assert_eq!(gib(300.0 * 1024.0), "0.3 MiB");
+        assert_eq!(gib(5.0 * 1048576.0), "5.0 MiB");
+        assert_eq!(gib(18.6 * 1073741824.0), "18.6 GiB");
     }
 }

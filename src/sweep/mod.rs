@@ -351,10 +351,12 @@ fn counters(n: usize) -> Vec<AtomicUsize> {
     (0..n).map(|_| AtomicUsize::new(0)).collect()
 }
 
+/// Stop the sweep on an error that ends it (a write that failed); the error itself is the
+/// invocation's closing message, so only the stop is said now.
 fn stop_fatal(fatal: &Mutex<Option<String>>, stop: &Stop, msg: String) {
     let mut f = fatal.lock().unwrap_or_else(|e| e.into_inner());
     if f.is_none() {
-        tracing::error!("{msg}");
+        tracing::warn!("stopping after an error (said at the end); no new runs start");
         *f = Some(msg);
     }
     stop.request(true);
