@@ -94,6 +94,9 @@ pub struct SlurmJob {
 /// The default of [`SlurmJob::term_before_end_s`]: Slurm's timing is coarse (up to a minute).
 pub const DEFAULT_TERM_BEFORE_END_S: u32 = 120;
 
+/// `qnet-exp run`'s default `--grace` (seconds).
+const RUN_DEFAULT_GRACE_S: u32 = 30;
+
 impl SlurmJob {
     /// A job with the defaults: 1 CPU per task, no partition, time or memory given, SIGTERM
     /// 120 s before the time limit, job name "qnet-" followed by the first sweep's name.
@@ -183,7 +186,14 @@ pub fn render_array(job: &SlurmJob) -> Result<String, Vec<String>> {
         line.push(' ');
         line.push_str(&shell_quote(a));
     }
-    line.push_str(" --shard \"$shard\" --jobs \"$jobs\" -q\n");
+    line.push_str(" --shard \"$shard\" --jobs \"$jobs\"");
+    // A signal less than twice `run`'s default grace (30 s) before the limit: the running
+    // runs get half the lead instead, and the other half is left to write the summary and
+    // exit before Slurm kills the task at the limit.
+    if let Some(t) = job.term_before_end_s.filter(|&t| t < 2 * RUN_DEFAULT_GRACE_S) {
+        let _ = write!(line, " --grace {}", (t / 2).max(1));
+    }
+    line.push_str(" -q\n");
     s.push_str(&line);
     if errors.is_empty() {
         Ok(s)
@@ -636,6 +646,22 @@ exec /opt/qnet/bin/qnet-exp run /home/me/cfg/sweep.toml --set optim.lr=0.01 --se
         // Every #SBATCH line comes before the first command (sbatch stops reading there).
         let first_cmd = s.lines().position(|l| !l.starts_with('#')).unwrap();
         assert!(s.lines().skip(first_cmd).all(|l| !l.starts_with("#SBATCH")));
+    }
+
+    /// A short limit's signal comes less than 60 s before it: the task's runs get half of
+    /// that as grace, so it exits before the limit; the default 120 s leaves the default.
+    #[test]
+    fn a_short_lead_shortens_the_grace() {
+        let mut j = job();
+        for (lead, grace) in [(15, Some("--grace 7")), (30, Some("--grace 15")), (1, Some("--grace 1")), (60, None)] {
+            j.term_before_end_s = Some(lead);
+            let s = render_array(&j).unwrap();
+            match grace {
+                Some(g) => assert!(s.contains(&format!("--jobs \"$jobs\" {g} -q\n")), "{s}"),
+                None => assert!(!s.contains("--grace"), "{s}"),
+            }
+        }
+        assert!(!render_array(&job()).unwrap().contains("--grace"));
     }
 
     #[test]
