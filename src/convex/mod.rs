@@ -13,8 +13,7 @@ use std::sync::Arc;
 pub use problem::{build, ConvexProblem, Loss};
 pub use trainer::{train, Outcome, Trainer};
 
-use crate::config::ConvexLr;
-use crate::config::{ProblemSpec, RunSpec};
+use crate::config::{ConvexLr, ProblemSpec, RunSpec};
 use crate::family::{Cost, Family, GroupColumns, Instance, Measure, RunColumn, RunContext, RunEnd, Table, TableColumn};
 use crate::metrics::{self, Row};
 use crate::output::stats::Summary;

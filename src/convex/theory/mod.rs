@@ -10,13 +10,13 @@
 //! The floor is 0 for FP, sqrt(d) Delta G / 2 for SR and D L2 sqrt(d) Delta / 2 for BC.
 //! R has no bound (it stalls). The proofs cover FP, SR and BC with stochastic rounding;
 //! BC with nearest rounding is not covered (its rounding error is biased), so its bound
-//! is reported with `covered = false`, and so is every bound of a run whose w* lies outside
-//! the box or outside the grid's range (the proofs assume neither happens). Bounds are on
-//! the averaged iterate (BC: averaged
-//! latent weights); G is the measured sup of the mean squared minibatch gradient norm
-//! over windows of `trainer::G_WINDOW` steps (independent of logging), and where a box
-//! domain is set, the a-priori bound over the box is reported too (`g_box`). Only plain
-//! SGD directions are covered: momentum and Adam runs get no bound.
+//! is reported with `covered = false`, and so is every bound of a run whose w* lies
+//! outside the box or outside the grid's range (the proofs assume neither happens).
+//! Bounds are on the averaged iterate (BC: averaged latent weights); G is the measured sup
+//! of the mean squared minibatch gradient norm over windows of `trainer::G_WINDOW` steps
+//! (independent of logging), and where a box domain is set, the a-priori bound over the
+//! box is reported too (`g_box`). Only plain SGD directions are covered: momentum and
+//! Adam runs get no bound.
 
 pub mod bounds;
 
