@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Rerun every experiment from scratch (convex, toy and the six reduced network ones: about 10
+# Rerun every experiment from scratch (convex, toy and the six reduced network ones: about 9
 # CPU-minutes) into the committed results/ folders, and redraw the plots. Stops on
 # the first error. Works from any folder. The environment of ./lib.sh applies (JOBS=N,
 # PLOTS=0 to skip the plots, RESULTS_DIR, OUT, QNET, QNET_DATA_DIR); FULL=1 is not passed

@@ -26,12 +26,11 @@
 #
 # Checked by default (what CI runs): every convex and toy experiment (the twelve took 5.5
 # min with --jobs 2 on a busy machine before sr-rate-decaying-step) and the
-# reduced network sweeps, measured 2026-12-01 on a shared 2-core machine in CPU-seconds
-# (user + sys of each `--only NAME` check, less the ~45 s rebuild each one does):
-# table1-cnn ~500 (two data sets), table1-mlp ~125, weight-flips-cnn ~70,
-# sr-step-sensitivity ~35, weight-flips ~30, batch-size-flips ~25: about 13 CPU-minutes for
-# the networks, so about 7 minutes of wall time on 2 idle cores (far more when the machine
-# is shared). Not by
+# reduced network sweeps, measured 2026-12-02 by CI on an idle 2-core machine in seconds of
+# wall time with both cores (the line this script prints per experiment):
+# table1-cnn ~155 (two data sets), table1-mlp ~40, weight-flips-cnn ~25, weight-flips ~13,
+# sr-step-sensitivity ~8, batch-size-flips ~7: about 4 minutes for the networks, about 8
+# CPU-minutes (far more when the machine is shared). Not by
 # default: the full versions (FULL=1; *-full in --list: table1-mlp-full, table1-cnn-full,
 # weight-flips-cnn-full, batch-size-flips-full, sr-step-sensitivity-full; their CPU-hours
 # are in each experiment's README); --only NAME-full checks one. An experiment's full

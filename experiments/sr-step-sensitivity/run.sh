@@ -3,7 +3,8 @@
 # (config.toml): results in results/sr-step/ (runs, summary, fits, curves.csv, layers.csv)
 # and results/sens.md; step-size.png. FULL=1: full.toml and full-cnn.toml (60k images,
 # 20 epochs, the MLP and the CNN; see README.md for the cost), results in
-# results/sr-step-full/, results/sr-step-cnn-full/ and results/sens-full*.md.
+# results/sr-step-full/, results/sr-step-cnn-full/, results/sens-full.md and
+# results/sens-cnn-full.md.
 # CONFIGS="full.toml" runs only the configs named (e.g. the MLP half of the full version,
 # 0.25 CPU-hours, without the CNN half's 15.8).
 set -euo pipefail

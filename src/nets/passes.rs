@@ -7,7 +7,8 @@
 //! feature-major; hidden dense layers are sample-major like the input. All products go
 //! through [`super::gemm`]; bias, ReLU, BN, pooling and softmax are slice loops that
 //! vectorize. A [`Workspace`] holds every buffer for its maximum batch size, so a training
-//! step allocates nothing itself (the GEMM library allocates its packing buffers per call).
+//! step allocates nothing itself (the GEMM kernels pack into per-thread buffers that grow
+//! once and are reused).
 
 use super::gemm::{Dims, Op, Parallelism};
 use super::layout::{Layout, Stage};

@@ -1,4 +1,5 @@
-//! Training a network with FP / R / SR / BC: the f32 counterpart of `train.rs`.
+//! Training a network with FP / R / SR / BC: the f32 counterpart of the convex step loop
+//! (`convex/trainer.rs`).
 //!
 //! The parameter vector is one flat f32 slice. Each quantized weight matrix has its own
 //! grid (a per-layer Glorot scale, or the config's); biases, batch-norm parameters and,

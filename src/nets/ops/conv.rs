@@ -24,7 +24,8 @@
 //! buffer and its own dW^T sum, every GEMM single-threaded; with two threads the parts run
 //! side by side (`rayon::join`), with one they run one after the other. dW^T is part 0 + part
 //! 1, summed in that order, so the bits are the same with any number of threads (and no
-//! GEMM's inner dimension is ever split: the `gemm` crate splits over rows and columns only).
+//! GEMM's inner dimension is ever split: [`crate::nets::gemm`] gives every output element to
+//! one thread).
 //! The group size `G` fixes the order of each part's sum over its samples. More than two
 //! threads are not used by the convolutions (this machine has two cores).
 //!
@@ -79,13 +80,12 @@
 //! All of LeNet's convolutions: 76 % of peak on one thread, 73 % on two; the VGG's: 73 % and
 //! 70 % (first layers included; they compute no dX, and the bench computes db).
 //!
-//! Measured, not enabled: the machine of these measurements is a KVM guest that reports an
-//! Intel Xeon with AVX-512 (not the Zen 4 of `nets::gemm`'s notes). There the `gemm` crate's
-//! AVX-512 kernels (its feature `x86-v4`, off in Cargo.toml) ran the 512^3 calibration at
-//! 186-187 GFLOP/s against 104-110, and LeNet conv2 in 44 ms against 67 ms on one thread
-//! (22-26 against 34-37 ms on two), VGG 64->64 in 31 against 48 ms. Whether to turn it on
-//! is the project's call: it changes every GEMM of the crate and the peak that the shares
-//! here are quoted against (116 GFLOP/s is the AVX2 peak of one core).
+//! History: these shares were measured with the `gemm` crate as the backend, on a KVM guest
+//! that reports an Intel Xeon with AVX-512; the crate's AVX-512 kernels (its feature
+//! `x86-v4`, never enabled) ran LeNet conv2 in 44 ms against 67 ms. The products now run on
+//! [`crate::nets::gemm`]'s own kernels, AVX-512 where the CPU has it with the same bits as
+//! without (the crate only behind a benchmark switch); 116 GFLOP/s, the peak quoted here, is
+//! one core's AVX2 peak.
 //!
 //! Where the time goes (LeNet conv2, one thread, G = 2, ms per batch of 100): forward GEMM
 //! 21.8, dW^T GEMM 19.4, dcol GEMM 19.5, im2col 2.0 (twice: forward and backward), col2im

@@ -1,5 +1,6 @@
 //! The operations of a network's passes, each op's backward beside its forward: affine
-//! layers in either storage order (`dense`), batch normalisation over features (`bn`)
+//! layers on sample-major batches (`dense`, with the transposed product that hands the
+//! convolutional part its gradient feature-major), batch normalisation over features (`bn`)
 //! and over channels ([`bn_channel`]), activations and the loss (`act`), stride-1 "same"
 //! convolutions ([`conv`]), 2 x 2 max-pooling ([`pool`]) and the flatten between the
 //! convolutional and the dense part (here).

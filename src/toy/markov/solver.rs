@@ -241,7 +241,7 @@ mod tests {
     }
 
     /// Timings for the module docs:
-    /// `cargo test --release --lib markov::tests::timings -- --ignored --nocapture`.
+    /// `cargo test --release --lib toy::markov::solver::tests::timings -- --ignored --nocapture`.
     #[test]
     #[ignore]
     fn timings() {
